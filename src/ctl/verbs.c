@@ -1,0 +1,41 @@
+/* src/ctl/verbs.c: the egressctl verb table and usage helpers. */
+#include "ctl/ctl.h"
+
+const struct eg_ctl_verb eg_ctl_verbs[] = {
+	{ "validate", "validate -f FILE|DIR|- [-f ...] [-n NS] [-q]",
+	  "Check resources against the schema and Istio's rules; no store needed.",
+	  eg_ctl_validate },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct eg_ctl_verb *find(const char *verb)
+{
+	for (const struct eg_ctl_verb *v = eg_ctl_verbs; v->name; v++)
+		if (strcmp(v->name, verb) == 0)
+			return v;
+	return NULL;
+}
+
+int eg_ctl_usage(const struct eg_ctl *ctl, const char *verb)
+{
+	const struct eg_ctl_verb *v = find(verb);
+
+	fprintf(stderr, "usage: %s %s\n", ctl->prog, v ? v->usage : verb);
+	return EG_EXIT_USAGE;
+}
+
+bool eg_ctl_help(const struct eg_ctl *ctl, const char *verb, int argc, char **argv)
+{
+	const struct eg_ctl_verb *v = find(verb);
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: %s %s\n\n%s\n", ctl->prog, v ? v->usage : verb,
+			       v ? v->summary : "");
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,8 @@
+/* src/model/kinds.c: the registry of every kind egressd reads. */
+#include "model/kinds.h"
+
+const struct eg_kind *const eg_kinds[] = {
+	&eg_kind_namespace, &eg_kind_configmap, &eg_kind_service,
+	&eg_kind_serviceaccount, &eg_kind_secret, &eg_kind_deployment,
+	NULL,
+};
