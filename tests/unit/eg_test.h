@@ -88,10 +88,11 @@ static inline int eg_test_selected(int argc, char **argv, const char *name)
 
 int main(int argc, char **argv)
 {
-	unsigned pass = 0, fail = 0;
+	/* volatile: they live across setjmp() (a failing test longjmps back here) */
+	volatile unsigned pass = 0, fail = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (unsigned i = 0; i < eg_test_count; i++) {
+	for (volatile unsigned i = 0; i < eg_test_count; i++) {
 		if (!eg_test_selected(argc, argv, eg_test_cases[i].name))
 			continue;
 		eg_test_current = eg_test_cases[i].name;
