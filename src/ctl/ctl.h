@@ -44,4 +44,65 @@ int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_
 
 int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
 
+/* --- the resource verbs: apply.c, get.c, delete.c, label.c --- */
+
+int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv);
+int eg_ctl_get(struct eg_ctl *ctl, int argc, char **argv);
+int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv);
+int eg_ctl_label(struct eg_ctl *ctl, int argc, char **argv);
+
+/* --- shared by the verbs that read or write resources (output.c) --- */
+
+struct eg_store;
+
+/* Opens (creating when missing) the store of --store, $EGRESS_STORE or
+ * $HOME/.egressd/store. Prints why on failure. 0 or -errno. */
+int eg_ctl_open_store(const struct eg_ctl *ctl, struct eg_store **ret);
+/* Prints kubectl's "Error from server (NotFound): services "x" not found" to stderr. */
+void eg_ctl_not_found(const struct eg_kind *k, const char *name);
+
+/* A kubectl-style table: columns padded to their widest cell plus three spaces. */
+struct eg_ctl_table {
+	size_t ncols;
+	size_t nrows, cap;
+	char **cells; /* nrows * ncols strings, row-major (owned); row 0 is the header */
+};
+void eg_ctl_table_init(struct eg_ctl_table *t, size_t ncols);
+/* Copies @cells (ncols strings; NULL prints empty). 0 or -ENOMEM. */
+int eg_ctl_table_row(struct eg_ctl_table *t, const char *const *cells);
+void eg_ctl_table_print(const struct eg_ctl_table *t, FILE *f);
+void eg_ctl_table_done(struct eg_ctl_table *t);
+
+/* kubectl's AGE text for @seconds: "45s", "3m20s", "5h", "2d4h", "3y". */
+void eg_ctl_age(int64_t seconds, char *buf, size_t len);
+
+/* Runs a kubectl jsonpath template ("{.metadata.labels.istio}", "{.items..metadata.name}",
+ * "{range .items[*]}{.metadata.name}{"\n"}{end}", quoted field names, backslash
+ * escapes) over @root, appending the text to @out. Missing fields print nothing. 0,
+ * -EINVAL (bad template: *ret_err says why), -E2BIG or -ENOMEM. */
+int eg_ctl_jsonpath(const char *tmpl, const struct eg_node *root, struct eg_buf *out,
+		    const char **ret_err);
+
+enum eg_ctl_format {
+	EG_CTL_OUT_TABLE,
+	EG_CTL_OUT_WIDE,
+	EG_CTL_OUT_YAML,
+	EG_CTL_OUT_JSON,
+	EG_CTL_OUT_NAME,
+	EG_CTL_OUT_JSONPATH,
+};
+
+struct eg_ctl_output {
+	enum eg_ctl_format fmt;
+	const char *jsonpath; /* the template, for EG_CTL_OUT_JSONPATH */
+};
+
+/* Parses the argument of -o: yaml, json, wide, name, jsonpath=TEMPLATE. 0 or -EINVAL. */
+int eg_ctl_output_parse(const char *arg, struct eg_ctl_output *ret);
+/* Prints @n objects of one kind as @o says: a table (with a NAMESPACE column when
+ * @all_ns; ages against @now), names, or YAML/JSON/jsonpath of the object (or of a
+ * kind: List when @as_list or n != 1). 0, -EINVAL (*ret_err: bad jsonpath), -errno. */
+int eg_ctl_print_resources(FILE *f, const struct eg_ctl_output *o, struct eg_resource *const *objs,
+			   size_t n, bool as_list, bool all_ns, int64_t now, const char **ret_err);
+
 #endif /* EG_CTL_CTL_H */
