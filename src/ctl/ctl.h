@@ -43,6 +43,8 @@ int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_
 		       struct eg_resource_set *set, struct eg_diag *d);
 
 int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
+/* ca.c: `ca init|issue`, the mesh root CA and workload certificates */
+int eg_ctl_ca(struct eg_ctl *ctl, int argc, char **argv);
 
 /* --- the resource verbs: apply.c, get.c, delete.c, label.c --- */
 

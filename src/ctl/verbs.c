@@ -18,6 +18,10 @@ const struct eg_ctl_verb eg_ctl_verbs[] = {
 	{ "label", "label KIND NAME KEY=VALUE... [KEY-]... [--overwrite] [-n NS]",
 	  "Set or remove labels (egressctl label namespace NS istio.io/rev=asm-1-24).",
 	  eg_ctl_label },
+	{ "ca",
+	  "ca init [--trust-domain TD] [--force] | ca issue --namespace NS --service-account SA --out DIR [--ttl 24h]",
+	  "Create the mesh root CA in the store, or issue a workload certificate (SPIFFE id).",
+	  eg_ctl_ca },
 	{ NULL, NULL, NULL, NULL },
 };
 
