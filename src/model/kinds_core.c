@@ -44,7 +44,7 @@ static const char *const cm_short[] = { "cm", NULL };
 
 const struct eg_kind eg_kind_configmap = {
 	"", v1, "ConfigMap", "configmaps", "configmap", cm_short, true, cm_fields,
-	NULL, /* MeshConfig checks: model/meshconfig.c */
+	eg_rules_configmap, /* MeshConfig in data.mesh: model/meshconfig.c */
 };
 
 /* Service */

@@ -257,6 +257,7 @@ struct eg_node *eg_node_clone(const struct eg_node *n)
 		c->i = n->i;
 		c->pos = n->pos;
 		c->block_indent = n->block_indent;
+		c->style = n->style;
 		return c;
 	}
 	c = node_new(n->kind);
@@ -376,11 +377,28 @@ struct loader {
 	yaml_parser_t parser;
 	size_t nodes;
 	bool failed;
+	const struct eg_node *outer; /* embedded YAML: the scalar that holds it */
 };
 
 static struct eg_pos mark_pos(const struct loader *l, yaml_mark_t m)
 {
-	return (struct eg_pos){ l->file, (uint32_t)m.line + 1, (uint32_t)m.column + 1 };
+	struct eg_pos p = { l->file, (uint32_t)m.line + 1, (uint32_t)m.column + 1 };
+	const struct eg_node *o = l->outer;
+
+	if (!o)
+		return p;
+	if (o->style == '|') {
+		/* content line k is line k after the indicator, shifted by the indentation */
+		p.line = o->pos.line + p.line;
+		p.col = p.col + o->block_indent;
+	} else if (o->style != '>' && p.line == 1 && !strchr(o->s, '\n')) {
+		p.line = o->pos.line;
+		p.col = o->pos.col + p.col - 1 + (o->style ? 1 : 0);
+	} else {
+		p.line = o->pos.line;
+		p.col = o->pos.col;
+	}
+	return p;
 }
 
 static void report(struct loader *l, yaml_mark_t m, const char *fmt, const char *arg)
@@ -431,6 +449,79 @@ static uint8_t block_indent_at(const struct loader *l, size_t idx)
 
 static struct eg_node *load_node(struct loader *l, yaml_event_t *ev, unsigned depth);
 
+static _Thread_local const struct eg_node *const *sort_keys;
+
+static int key_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(sort_keys[i]->s, sort_keys[j]->s);
+
+	return c ? c : (i < j ? -1 : i > j);
+}
+
+/* Reports every key that repeats an earlier one, in document order. Sorting keeps this
+ * O(n log n): a map of 100,000 keys must not take minutes. */
+static int check_duplicates(struct loader *l, const struct eg_node *map)
+{
+	size_t *idx, *first;
+
+	if (map->n < 2)
+		return 0;
+	if (map->n <= 16) {
+		for (size_t i = 1; i < map->n; i++) {
+			for (size_t j = 0; j < i; j++) {
+				if (strcmp(map->k[i]->s, map->k[j]->s) == 0) {
+					struct eg_pos p = map->k[i]->pos;
+
+					eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
+						    "duplicate key \"%s\" (first at line %u, column %u)",
+						    map->k[i]->s, map->k[j]->pos.line, map->k[j]->pos.col);
+					l->failed = true;
+					break;
+				}
+			}
+		}
+		return 0;
+	}
+	idx = malloc(map->n * sizeof(*idx));
+	first = malloc(map->n * sizeof(*first));
+	if (!idx || !first) {
+		free(idx);
+		free(first);
+		l->failed = true;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < map->n; i++) {
+		idx[i] = i;
+		first[i] = SIZE_MAX;
+	}
+	/* qsort has no context argument: the keys go through a thread-local pointer that is
+	 * only read inside this function */
+	sort_keys = (const struct eg_node *const *)map->k;
+	qsort(idx, map->n, sizeof(*idx), key_cmp);
+	for (size_t i = 1; i < map->n; i++) {
+		size_t a = idx[i - 1], b = idx[i];
+
+		if (strcmp(map->k[a]->s, map->k[b]->s) == 0)
+			first[b] = first[a] != SIZE_MAX ? first[a] : a;
+	}
+	sort_keys = NULL;
+	for (size_t i = 0; i < map->n; i++) {
+		if (first[i] != SIZE_MAX) {
+			struct eg_pos p = map->k[i]->pos;
+			const struct eg_node *pk = map->k[first[i]];
+
+			eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
+				    "duplicate key \"%s\" (first at line %u, column %u)", map->k[i]->s,
+				    pk->pos.line, pk->pos.col);
+			l->failed = true;
+		}
+	}
+	free(idx);
+	free(first);
+	return 0;
+}
+
 static struct eg_node *load_collection(struct loader *l, yaml_event_t *start, unsigned depth)
 {
 	bool is_map = start->type == YAML_MAPPING_START_EVENT;
@@ -453,6 +544,8 @@ static struct eg_node *load_collection(struct loader *l, yaml_event_t *start, un
 			return eg_node_free(n);
 		if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
 			yaml_event_delete(&ev);
+			if (is_map && check_duplicates(l, n) < 0)
+				return eg_node_free(n);
 			return n;
 		}
 		if (is_map) {
@@ -481,20 +574,6 @@ static struct eg_node *load_collection(struct loader *l, yaml_event_t *start, un
 			return eg_node_free(n);
 		}
 		if (key) {
-			const struct eg_node *prev = eg_node_get(n, key->s);
-
-			if (prev) {
-				struct eg_pos p = key->pos;
-				const struct eg_node *pk = NULL;
-
-				for (size_t i = 0; i < n->n; i++)
-					if (n->v[i] == prev)
-						pk = n->k[i];
-				eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
-					    "duplicate key \"%s\" (first at line %u, column %u)",
-					    key->s, pk->pos.line, pk->pos.col);
-				l->failed = true;
-			}
 			if (eg_node_map_add(n, key, val) < 0) {
 				eg_node_free(key);
 				eg_node_free(val);
@@ -541,6 +620,11 @@ static struct eg_node *load_node(struct loader *l, yaml_event_t *ev, unsigned de
 		n->pos = mark_pos(l, ev->start_mark);
 		if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE)
 			n->block_indent = block_indent_at(l, ev->start_mark.index);
+		n->style = st == YAML_LITERAL_SCALAR_STYLE	 ? '|'
+			   : st == YAML_FOLDED_SCALAR_STYLE	 ? '>'
+			   : st == YAML_SINGLE_QUOTED_SCALAR_STYLE ? '\''
+			   : st == YAML_DOUBLE_QUOTED_SCALAR_STYLE ? '"'
+								 : 0;
 		return n;
 	}
 	case YAML_MAPPING_START_EVENT:
@@ -555,10 +639,32 @@ static struct eg_node *load_node(struct loader *l, yaml_event_t *ev, unsigned de
 	}
 }
 
+static int load(struct loader *lp, struct eg_node ***ret_docs, size_t *ret_n);
+
 int eg_yaml_load(const char *file, const char *data, size_t len, struct eg_diag *d,
 		 struct eg_node ***ret_docs, size_t *ret_n)
 {
 	struct loader l = { .file = file, .data = data, .len = len, .d = d };
+
+	return load(&l, ret_docs, ret_n);
+}
+
+int eg_yaml_load_embedded(const struct eg_node *outer, struct eg_diag *d,
+			  struct eg_node ***ret_docs, size_t *ret_n)
+{
+	struct loader l = { .file = outer->pos.file, .data = outer->s, .len = outer->len, .d = d,
+			    .outer = outer };
+
+	return load(&l, ret_docs, ret_n);
+}
+
+static int load(struct loader *lp, struct eg_node ***ret_docs, size_t *ret_n)
+{
+	struct loader l = *lp;
+	const char *file = l.file;
+	const char *data = l.data;
+	size_t len = l.len;
+	struct eg_diag *d = l.d;
 	struct eg_node **docs = NULL;
 	size_t n = 0, cap = 0;
 	yaml_event_t ev;

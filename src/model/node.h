@@ -53,6 +53,7 @@ struct eg_node {
 	enum eg_vtype vtype;    /* scalars, after validation */
 	bool quoted;            /* scalar was quoted or a block scalar */
 	uint8_t block_indent;   /* block scalars: indentation of the content (for positions) */
+	char style;             /* scalars as written: 0 plain, '\'', '"', '|' literal, '>' folded */
 	struct eg_pos pos;
 	char *s;            /* scalar text, NUL-terminated (owned) */
 	size_t len;         /* scalar length */
@@ -71,6 +72,14 @@ struct eg_diag;
  * was reported (nothing returned then), -ENOMEM. @file must outlive the nodes. */
 int eg_yaml_load(const char *file, const char *data, size_t len, struct eg_diag *d,
 		 struct eg_node ***ret_docs, size_t *ret_n);
+
+/* Like eg_yaml_load for YAML held in the scalar @outer of another file (a ConfigMap's
+ * data.mesh): positions, in the nodes and in the diagnostics, point into the outer file
+ * (@outer->pos.file). Exact for literal block scalars ("|"), whose content starts on the line
+ * after the indicator at @outer->block_indent; for one-line scalars the column is shifted;
+ * anything else is reported at @outer itself. */
+int eg_yaml_load_embedded(const struct eg_node *outer, struct eg_diag *d,
+			  struct eg_node ***ret_docs, size_t *ret_n);
 
 struct eg_node *eg_node_free(struct eg_node *n);
 struct eg_node *eg_node_new_scalar(const char *s, size_t len, bool quoted);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "core/str.h"
-#include "model/model.h"
+#include "model/kinds.h"
 
 /* --- value checks --- */
 
@@ -555,6 +555,15 @@ static void walk_field(struct walk *w, const struct eg_field *f, struct eg_node 
 	default:
 		return;
 	}
+}
+
+void eg_schema_walk(const struct eg_resource *r, const char *path, const struct eg_field *f,
+		    struct eg_node *n, struct eg_diag *d)
+{
+	struct walk w = { .r = r, .d = d };
+
+	path_push(&w, "%s", path);
+	walk_field(&w, f, n);
 }
 
 /* --- kinds --- */
