@@ -54,9 +54,10 @@ static const struct eg_field port_selector_fields[] = {
 	{ NULL },
 };
 
-/* Port {number, protocol, name, targetPort} (Gateway servers, Sidecar listeners) */
+/* Port {number, protocol, name, targetPort} (Gateway servers, Sidecar listeners); number 0
+ * goes with a unix:// bind, so the range is checked by the rules */
 static const struct eg_field port_fields[] = {
-	F_PORTNUM("number", 0),
+	{ "number", EG_F_INT, 0, .min = 0, .max = 65535 },
 	{ "protocol", EG_F_STRING, 0, .max = 256 },
 	{ "name", EG_F_STRING, 0, .max = 256 },
 	F_PORTNUM("targetPort", 0),
@@ -317,7 +318,7 @@ static const char *const se_short[] = { "se", NULL };
 
 const struct eg_kind eg_kind_serviceentry = {
 	"networking.istio.io", networking_versions, "ServiceEntry", "serviceentries",
-	"serviceentry", se_short, true, se_fields, NULL,
+	"serviceentry", se_short, true, se_fields, eg_rules_serviceentry,
 };
 
 /* ===================================================================================
@@ -348,7 +349,7 @@ static const char *const gw_short[] = { "gw", NULL };
 
 const struct eg_kind eg_kind_gateway = {
 	"networking.istio.io", networking_versions, "Gateway", "gateways", "gateway", gw_short,
-	true, gw_fields, NULL,
+	true, gw_fields, eg_rules_gateway,
 };
 
 /* ===================================================================================
@@ -570,7 +571,7 @@ static const char *const vs_short[] = { "vs", NULL };
 
 const struct eg_kind eg_kind_virtualservice = {
 	"networking.istio.io", networking_versions, "VirtualService", "virtualservices",
-	"virtualservice", vs_short, true, vs_fields, NULL,
+	"virtualservice", vs_short, true, vs_fields, eg_rules_virtualservice,
 };
 
 /* ===================================================================================
@@ -605,7 +606,7 @@ static const char *const dr_short[] = { "dr", NULL };
 
 const struct eg_kind eg_kind_destinationrule = {
 	"networking.istio.io", networking_versions, "DestinationRule", "destinationrules",
-	"destinationrule", dr_short, true, dr_fields, NULL,
+	"destinationrule", dr_short, true, dr_fields, eg_rules_destinationrule,
 };
 
 /* ===================================================================================
@@ -655,5 +656,5 @@ static const struct eg_field sidecar_fields[] = {
 
 const struct eg_kind eg_kind_sidecar = {
 	"networking.istio.io", networking_versions, "Sidecar", "sidecars", "sidecar", NULL, true,
-	sidecar_fields, NULL,
+	sidecar_fields, eg_rules_sidecar,
 };

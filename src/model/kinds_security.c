@@ -137,7 +137,7 @@ static const char *const telemetry_short[] = { "telemetry", NULL };
 
 const struct eg_kind eg_kind_telemetry = {
 	"telemetry.istio.io", telemetry_versions, "Telemetry", "telemetries", "telemetry",
-	telemetry_short, true, telemetry_fields, NULL,
+	telemetry_short, true, telemetry_fields, eg_rules_telemetry,
 };
 
 /* ===================================================================================
@@ -218,5 +218,5 @@ static const char *const authz_short[] = { "ap", NULL };
 
 const struct eg_kind eg_kind_authorizationpolicy = {
 	"security.istio.io", authz_versions, "AuthorizationPolicy", "authorizationpolicies",
-	"authorizationpolicy", authz_short, true, authz_fields, NULL,
+	"authorizationpolicy", authz_short, true, authz_fields, eg_rules_authorizationpolicy,
 };

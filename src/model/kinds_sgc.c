@@ -56,5 +56,5 @@ static const char *const sgc_short[] = { "sgc", NULL };
 const struct eg_kind eg_kind_staticgatewayconfiguration = {
 	"egressgateway.kubernetes.azure.com", sgc_versions, "StaticGatewayConfiguration",
 	"staticgatewayconfigurations", "staticgatewayconfiguration", sgc_short, true, sgc_fields,
-	NULL,
+	eg_rules_sgc,
 };

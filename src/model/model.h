@@ -147,4 +147,46 @@ bool eg_is_cidr(const char *s);
 /* Go-style duration ("1h2m3.5s", "500ms", "0"), into nanoseconds. 0 or -EINVAL/-ERANGE. */
 int eg_parse_duration(const char *s, int64_t *ret_ns);
 
+/* --- port protocols (Istio's protocol.Parse: names compared case-insensitively) --- */
+
+enum eg_protocol {
+	EG_PROTO_UNSUPPORTED,
+	EG_PROTO_HTTP,
+	EG_PROTO_HTTPS,
+	EG_PROTO_GRPC,
+	EG_PROTO_GRPC_WEB,
+	EG_PROTO_HTTP2,
+	EG_PROTO_HTTP_PROXY,
+	EG_PROTO_TCP,
+	EG_PROTO_TLS,
+	EG_PROTO_UDP,
+	EG_PROTO_MONGO,
+	EG_PROTO_REDIS,
+	EG_PROTO_MYSQL,
+};
+
+enum eg_protocol eg_protocol_parse(const char *s);
+/* Canonical spelling ("HTTP", "GRPC-Web", ...); "UnsupportedProtocol" for EG_PROTO_UNSUPPORTED. */
+const char *eg_protocol_name(enum eg_protocol p);
+bool eg_protocol_is_http(enum eg_protocol p);  /* HTTP, HTTP2, HTTP_PROXY, GRPC, GRPC-Web */
+bool eg_protocol_is_http2(enum eg_protocol p); /* HTTP2, GRPC, GRPC-Web */
+bool eg_protocol_is_tcp(enum eg_protocol p);   /* TCP, HTTPS, TLS, Mongo, Redis, MySQL */
+bool eg_protocol_is_tls(enum eg_protocol p);   /* HTTPS, TLS */
+
+/* --- MeshConfig (model/meshconfig.c) --- */
+
+/* True when @r is a ConfigMap that carries MeshConfig: istio-shared-configmap-<rev> in
+ * aks-istio-system (the AKS add-on), or istio in istio-system (upstream Istio). *ret_rev, when
+ * not NULL, gets the revision ("asm-1-24"), or "" for the upstream ConfigMap. */
+bool eg_meshconfig_is(const struct eg_resource *r, const char **ret_rev);
+
+/* Parses and validates data.mesh of the MeshConfig ConfigMap @cm. On success *ret_mesh is the
+ * MeshConfig tree (a map, empty when data.mesh is empty; owned by the caller, free with
+ * eg_node_free); its scalars are typed like resource fields (outboundTrafficPolicy.mode and
+ * accessLogEncoding are enums, connectTimeout a duration) and its positions point into the
+ * ConfigMap's file. Returns 0, -ENOENT when @cm is not a MeshConfig ConfigMap (nothing
+ * reported), -EINVAL when problems were reported to @d, -ENOMEM. */
+int eg_meshconfig_parse(const struct eg_resource *cm, struct eg_node **ret_mesh,
+			struct eg_diag *d);
+
 #endif /* EG_MODEL_MODEL_H */
