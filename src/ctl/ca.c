@@ -90,9 +90,9 @@ static const char *utc(time_t t, char *buf, size_t cap)
 static int ca_init(struct eg_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "trust-domain", required_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
+	        {"trust-domain", required_argument, NULL, 't'},
+	        {"force", no_argument, NULL, 'f'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *td = "cluster.local";
 	struct eg_tls_ca *ca = NULL;
@@ -120,8 +120,8 @@ static int ca_init(struct eg_ctl *ctl, int argc, char **argv)
 	}
 	if (eg_tls_spiffe_check_td(td) < 0) {
 		eg_ctl_err("invalid trust domain \"%s\": lowercase letters, digits, '.', '-' and "
-			   "'_', at most 255 characters",
-			   td);
+		           "'_', at most 255 characters",
+		           td);
 		return EG_EXIT_REFUSED;
 	}
 	if (ca_dir(ctl, dir, sizeof(dir)) < 0)
@@ -134,8 +134,8 @@ static int ca_init(struct eg_ctl *ctl, int argc, char **argv)
 	r = eg_tls_ca_save(ca, dir, force);
 	if (r == -EEXIST) {
 		eg_ctl_err("a mesh CA already exists in %s; --force replaces it (certificates it "
-			   "issued will no longer verify)",
-			   dir);
+		           "issued will no longer verify)",
+		           dir);
 		goto out_refused;
 	}
 	if (r < 0) {
@@ -154,11 +154,11 @@ out_refused:
 static int ca_issue(struct eg_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "service-account", required_argument, NULL, 's' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
+	        {"namespace", required_argument, NULL, 'n'},
+	        {"service-account", required_argument, NULL, 's'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"ttl", required_argument, NULL, 't'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *ns = NULL, *sa = NULL, *out = NULL, *ttl_arg = "24h";
 	struct eg_tls_cert cert;
@@ -203,14 +203,14 @@ static int ca_issue(struct eg_ctl *ctl, int argc, char **argv)
 	}
 	if (eg_tls_spiffe_check_ns(ns) < 0) {
 		eg_ctl_err("invalid namespace \"%s\": a DNS-1123 label (lowercase letters, digits "
-			   "and '-', at most 63 characters)",
-			   ns);
+		           "and '-', at most 63 characters)",
+		           ns);
 		return EG_EXIT_REFUSED;
 	}
 	if (eg_tls_spiffe_check_sa(sa) < 0) {
 		eg_ctl_err("invalid service account \"%s\": a DNS-1123 subdomain (lowercase "
-			   "letters, digits, '-' and '.', at most 253 characters)",
-			   sa);
+		           "letters, digits, '-' and '.', at most 253 characters)",
+		           sa);
 		return EG_EXIT_REFUSED;
 	}
 	if (ca_dir(ctl, dir, sizeof(dir)) < 0)
@@ -222,13 +222,13 @@ static int ca_issue(struct eg_ctl *ctl, int argc, char **argv)
 	}
 	if (r < 0) {
 		eg_ctl_err("cannot load the mesh CA from %s: %s", dir,
-			   r == -EBADMSG ? "unreadable or mismatched files" : strerror(-r));
+		           r == -EBADMSG ? "unreadable or mismatched files" : strerror(-r));
 		return EG_EXIT_REFUSED;
 	}
 	r = eg_tls_ca_issue(ca, ns, sa, ttl, 0, &cert);
 	if (r == -ERANGE) {
 		eg_ctl_err("a certificate valid for %s would outlive the mesh CA (valid until %s)",
-			   ttl_arg, utc(eg_tls_ca_not_after(ca), until, sizeof(until)));
+		           ttl_arg, utc(eg_tls_ca_not_after(ca), until, sizeof(until)));
 		goto out_refused;
 	}
 	if (r < 0) {

@@ -59,7 +59,8 @@ struct eg_tls_hello {
  *   -EBADMSG malformed (h->reason says what)
  *   -E2BIG   the ClientHello does not fit in EG_TLS_HELLO_MAX bytes
  *   -ENOENT  a well-formed ClientHello without server_name (@h is filled otherwise)
- * Never allocates, never reads past @len or past EG_TLS_HELLO_MAX. */
+ * Never allocates, never reads past @len or past EG_TLS_HELLO_MAX; uses about 24 KiB of
+ * stack (a ClientHello spread over records is joined in a local buffer). */
 int eg_tls_hello_read(const void *data, size_t len, struct eg_tls_hello *h);
 
 /* The @i-th ALPN protocol of @h (i < h->n_alpn); an empty slice otherwise. Protocol names
