@@ -33,7 +33,7 @@ static const struct eg_field target_ref_elem = { .type = EG_F_OBJECT, .sub = tar
 
 static const char *const workload_modes[] = { "CLIENT_AND_SERVER", "CLIENT", "SERVER", NULL };
 static const struct eg_field provider_ref_fields[] = {
-	{ "name", EG_F_STRING, EG_FF_REQUIRED | EG_FF_NONEMPTY },
+	{ "name", EG_F_STRING, EG_FF_REQUIRED }, /* empty: the rule says "empty provider name" */
 	{ NULL },
 };
 static const struct eg_field provider_ref_elem = { .type = EG_F_OBJECT,

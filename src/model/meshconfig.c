@@ -79,102 +79,92 @@ static const struct eg_field path_norm_fields[] = {
 	{ NULL },
 };
 
-/* Fields of MeshConfig that the AKS add-on blocks. On the upstream ConfigMap they are
- * accepted (and not used by egressd). */
-static const char *const blocked[] = {
-	"configSources",
-	"rootNamespace",
-	"ingressService",
-	"ingressClass",
-	"ingressSelector",
-	"ingressControllerMode",
-	"proxyListenPort",
-	"proxyInboundListenPort",
-	"proxyHttpPort",
-	"inboundTrafficPolicy",
-	"enableSdsTokenMount",
-	"sdsUdsPath",
-	"certificates",
-	"thriftConfig",
-	"mixerCheckServer",
-	"mixerReportServer",
-	"disablePolicyChecks",
-	"policyCheckFailOpen",
-	"sidecarToTelemetrySessionAffinity",
-	"authPolicy",
-	"rdsRefreshDelay",
-	"enableClientSidePolicyCheck",
-	"localityLbSettingAmbient",
-	"serviceScopeConfigs",
-	"meshNetworks",
+/* The fields both ConfigMaps accept (the AKS add-on's "supported" and "allowed" ones). */
+#define MESH_ACCEPTED_FIELDS \
+	/* supported on AKS */ \
+	{ "outboundTrafficPolicy", EG_F_OBJECT, 0, outbound_fields }, \
+	{ "accessLogFile", EG_F_STRING }, \
+	{ "accessLogFormat", EG_F_STRING, 0, .max = 65536 }, \
+	{ "accessLogEncoding", EG_F_ENUM, 0, .values = encodings }, \
+	{ "defaultConfig", EG_F_ANY }, \
+	{ "discoverySelectors", EG_F_LIST, 0, &any_elem, .max = 256 }, \
+	{ "enableEnvoyAccessLogService", EG_F_BOOL }, \
+	{ "disableEnvoyListenerLog", EG_F_BOOL }, \
+	/* allowed on AKS */ \
+	{ "trustDomain", EG_F_STRING }, \
+	{ "trustDomainAliases", EG_F_LIST, 0, &str_elem, .max = 256 }, \
+	{ "caCertificates", EG_F_ANY }, \
+	{ "extensionProviders", EG_F_LIST, 0, &provider_elem, .max = 1024 }, \
+	{ "defaultProviders", EG_F_OBJECT, 0, default_providers_fields }, \
+	{ "defaultServiceExportTo", EG_F_LIST, 0, &str_elem, .max = 256 }, \
+	{ "defaultVirtualServiceExportTo", EG_F_LIST, 0, &str_elem, .max = 256 }, \
+	{ "defaultDestinationRuleExportTo", EG_F_LIST, 0, &str_elem, .max = 256 }, \
+	{ "meshMTLS", EG_F_OBJECT, 0, tls_config_fields }, \
+	{ "tlsDefaults", EG_F_OBJECT, 0, tls_config_fields }, \
+	{ "connectTimeout", EG_F_DURATION }, \
+	{ "tcpKeepalive", EG_F_OBJECT, 0, keepalive_fields }, \
+	{ "h2UpgradePolicy", EG_F_ENUM, 0, .values = h2_policies }, \
+	{ "localityLbSetting", EG_F_ANY }, \
+	{ "dnsRefreshRate", EG_F_DURATION }, \
+	{ "enableTracing", EG_F_BOOL }, \
+	{ "enablePrometheusMerge", EG_F_BOOL }, \
+	{ "pathNormalization", EG_F_OBJECT, 0, path_norm_fields }, \
+	{ "defaultHttpRetryPolicy", EG_F_ANY }, \
+	{ "serviceSettings", EG_F_ANY }, \
+	{ "verifyCertificateAtClient", EG_F_BOOL }, \
+	{ "protocolDetectionTimeout", EG_F_DURATION }, \
+	{ "enableAutoMtls", EG_F_BOOL }, \
+	{ "outboundClusterStatName", EG_F_STRING }, \
+	{ "inboundClusterStatName", EG_F_STRING }, \
+
+/* Known MeshConfig fields that the AKS add-on blocks: refused on its ConfigMap, accepted (and
+ * not used by egressd) on upstream Istio's. */
+#define MESH_BLOCKED_FIELDS(F) \
+	F("configSources") \
+	F("rootNamespace") \
+	F("ingressService") \
+	F("ingressClass") \
+	F("ingressSelector") \
+	F("ingressControllerMode") \
+	F("proxyListenPort") \
+	F("proxyInboundListenPort") \
+	F("proxyHttpPort") \
+	F("inboundTrafficPolicy") \
+	F("enableSdsTokenMount") \
+	F("sdsUdsPath") \
+	F("certificates") \
+	F("thriftConfig") \
+	F("mixerCheckServer") \
+	F("mixerReportServer") \
+	F("disablePolicyChecks") \
+	F("policyCheckFailOpen") \
+	F("sidecarToTelemetrySessionAffinity") \
+	F("authPolicy") \
+	F("rdsRefreshDelay") \
+	F("enableClientSidePolicyCheck") \
+	F("localityLbSettingAmbient") \
+	F("serviceScopeConfigs") \
+	F("meshNetworks") \
+
+static const char *const blocked_msg[] = {
+	"blocked by the AKS Istio add-on: only its supported and allowed MeshConfig fields may be set",
 	NULL,
 };
+#define BLOCKED(name) { name, EG_F_ANY, EG_FF_BLOCKED, .values = blocked_msg },
+#define ACCEPTED(name) { name, EG_F_ANY },
 
-static const struct eg_field mesh_fields[] = {
-	/* supported on AKS */
-	{ "outboundTrafficPolicy", EG_F_OBJECT, 0, outbound_fields },
-	{ "accessLogFile", EG_F_STRING },
-	{ "accessLogFormat", EG_F_STRING, 0, .max = 65536 },
-	{ "accessLogEncoding", EG_F_ENUM, 0, .values = encodings },
-	{ "defaultConfig", EG_F_ANY },
-	{ "discoverySelectors", EG_F_LIST, 0, &any_elem, .max = 256 },
-	{ "enableEnvoyAccessLogService", EG_F_BOOL },
-	{ "disableEnvoyListenerLog", EG_F_BOOL },
-	/* allowed on AKS */
-	{ "trustDomain", EG_F_STRING },
-	{ "trustDomainAliases", EG_F_LIST, 0, &str_elem, .max = 256 },
-	{ "caCertificates", EG_F_ANY },
-	{ "extensionProviders", EG_F_LIST, 0, &provider_elem, .max = 1024 },
-	{ "defaultProviders", EG_F_OBJECT, 0, default_providers_fields },
-	{ "defaultServiceExportTo", EG_F_LIST, 0, &str_elem, .max = 256 },
-	{ "defaultVirtualServiceExportTo", EG_F_LIST, 0, &str_elem, .max = 256 },
-	{ "defaultDestinationRuleExportTo", EG_F_LIST, 0, &str_elem, .max = 256 },
-	{ "meshMTLS", EG_F_OBJECT, 0, tls_config_fields },
-	{ "tlsDefaults", EG_F_OBJECT, 0, tls_config_fields },
-	{ "connectTimeout", EG_F_DURATION },
-	{ "tcpKeepalive", EG_F_OBJECT, 0, keepalive_fields },
-	{ "h2UpgradePolicy", EG_F_ENUM, 0, .values = h2_policies },
-	{ "localityLbSetting", EG_F_ANY },
-	{ "dnsRefreshRate", EG_F_DURATION },
-	{ "enableTracing", EG_F_BOOL },
-	{ "enablePrometheusMerge", EG_F_BOOL },
-	{ "pathNormalization", EG_F_OBJECT, 0, path_norm_fields },
-	{ "defaultHttpRetryPolicy", EG_F_ANY },
-	{ "serviceSettings", EG_F_ANY },
-	{ "verifyCertificateAtClient", EG_F_BOOL },
-	{ "protocolDetectionTimeout", EG_F_DURATION },
-	{ "enableAutoMtls", EG_F_BOOL },
-	{ "outboundClusterStatName", EG_F_STRING },
-	{ "inboundClusterStatName", EG_F_STRING },
-	/* blocked on AKS (see blocked[] above), accepted upstream */
-	{ "configSources", EG_F_ANY },
-	{ "rootNamespace", EG_F_ANY },
-	{ "ingressService", EG_F_ANY },
-	{ "ingressClass", EG_F_ANY },
-	{ "ingressSelector", EG_F_ANY },
-	{ "ingressControllerMode", EG_F_ANY },
-	{ "proxyListenPort", EG_F_ANY },
-	{ "proxyInboundListenPort", EG_F_ANY },
-	{ "proxyHttpPort", EG_F_ANY },
-	{ "inboundTrafficPolicy", EG_F_ANY },
-	{ "enableSdsTokenMount", EG_F_ANY },
-	{ "sdsUdsPath", EG_F_ANY },
-	{ "certificates", EG_F_ANY },
-	{ "thriftConfig", EG_F_ANY },
-	{ "mixerCheckServer", EG_F_ANY },
-	{ "mixerReportServer", EG_F_ANY },
-	{ "disablePolicyChecks", EG_F_ANY },
-	{ "policyCheckFailOpen", EG_F_ANY },
-	{ "sidecarToTelemetrySessionAffinity", EG_F_ANY },
-	{ "authPolicy", EG_F_ANY },
-	{ "rdsRefreshDelay", EG_F_ANY },
-	{ "enableClientSidePolicyCheck", EG_F_ANY },
-	{ "localityLbSettingAmbient", EG_F_ANY },
-	{ "serviceScopeConfigs", EG_F_ANY },
-	{ "meshNetworks", EG_F_ANY },
+static const struct eg_field aks_mesh_fields[] = {
+	MESH_ACCEPTED_FIELDS
+	MESH_BLOCKED_FIELDS(BLOCKED)
 	{ NULL },
 };
-static const struct eg_field mesh_field = { "mesh", EG_F_OBJECT, 0, mesh_fields };
+static const struct eg_field upstream_mesh_fields[] = {
+	MESH_ACCEPTED_FIELDS
+	MESH_BLOCKED_FIELDS(ACCEPTED)
+	{ NULL },
+};
+static const struct eg_field aks_mesh_field = { "mesh", EG_F_OBJECT, 0, aks_mesh_fields };
+static const struct eg_field upstream_mesh_field = { "mesh", EG_F_OBJECT, 0, upstream_mesh_fields };
 
 bool eg_meshconfig_is(const struct eg_resource *r, const char **ret_rev)
 {
@@ -240,7 +230,7 @@ static int check(const struct eg_resource *cm, const char *rev, struct eg_node *
 		eg_rerr(&c, mesh, NULL, "expected the MeshConfig YAML as a string");
 		return -EINVAL;
 	}
-	r = eg_yaml_load_embedded(mesh, d, &docs, &n);
+	r = eg_yaml_load_embedded(mesh, cm->what, "data.mesh", d, &docs, &n);
 	if (r < 0)
 		return r;
 	if (n > 1)
@@ -259,16 +249,7 @@ static int check(const struct eg_resource *cm, const char *rev, struct eg_node *
 		const char *td = eg_node_str(root, "trustDomain");
 		char why[768];
 
-		eg_schema_walk(cm, "data.mesh", &mesh_field, root, d);
-		for (size_t i = 0; *rev && i < root->n; i++) {
-			for (const char *const *b = blocked; *b; b++) {
-				if (strcmp(root->k[i]->s, *b) == 0) {
-					eg_rerr(&c, root->k[i], *b,
-						"blocked by the AKS Istio add-on: only its supported and allowed MeshConfig fields may be set");
-					break;
-				}
-			}
-		}
+		eg_schema_walk(cm, "data.mesh", *rev ? &aks_mesh_field : &upstream_mesh_field, root, d);
 		if (d->errors == errors0 && fmt && fmt->s && *fmt->s && enc && strcmp(enc, "JSON") == 0)
 			check_json_format(&c, fmt);
 		if (d->errors == errors0 && td && eg_istio_fqdn(td, why, sizeof(why)))

@@ -43,6 +43,7 @@ enum {
 	EG_FF_REQUIRED = 1 << 0,
 	EG_FF_CASEFOLD = 1 << 1, /* enum compared case-insensitively */
 	EG_FF_NONEMPTY = 1 << 2, /* string must not be empty / list must have an item */
+	EG_FF_BLOCKED = 1 << 3,  /* a known field that is refused; values[0] says why */
 };
 
 struct eg_field {

@@ -378,6 +378,7 @@ struct loader {
 	size_t nodes;
 	bool failed;
 	const struct eg_node *outer; /* embedded YAML: the scalar that holds it */
+	const char *what, *path;     /* embedded YAML: the resource and field, for diagnostics */
 };
 
 static struct eg_pos mark_pos(const struct loader *l, yaml_mark_t m)
@@ -405,7 +406,7 @@ static void report(struct loader *l, yaml_mark_t m, const char *fmt, const char 
 {
 	struct eg_pos p = mark_pos(l, m);
 
-	eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL, fmt, arg);
+	eg_diag_add(l->d, EG_DIAG_ERROR, &p, l->what, l->path, fmt, arg);
 	l->failed = true;
 }
 
@@ -473,7 +474,7 @@ static int check_duplicates(struct loader *l, const struct eg_node *map)
 				if (strcmp(map->k[i]->s, map->k[j]->s) == 0) {
 					struct eg_pos p = map->k[i]->pos;
 
-					eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
+					eg_diag_add(l->d, EG_DIAG_ERROR, &p, l->what, l->path,
 						    "duplicate key \"%s\" (first at line %u, column %u)",
 						    map->k[i]->s, map->k[j]->pos.line, map->k[j]->pos.col);
 					l->failed = true;
@@ -511,7 +512,7 @@ static int check_duplicates(struct loader *l, const struct eg_node *map)
 			struct eg_pos p = map->k[i]->pos;
 			const struct eg_node *pk = map->k[first[i]];
 
-			eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
+			eg_diag_add(l->d, EG_DIAG_ERROR, &p, l->what, l->path,
 				    "duplicate key \"%s\" (first at line %u, column %u)", map->k[i]->s,
 				    pk->pos.line, pk->pos.col);
 			l->failed = true;
@@ -556,7 +557,7 @@ static struct eg_node *load_collection(struct loader *l, yaml_event_t *start, un
 			if (key->kind != EG_NODE_SCALAR) {
 				struct eg_pos p = key->pos;
 
-				eg_diag_add(l->d, EG_DIAG_ERROR, &p, NULL, NULL,
+				eg_diag_add(l->d, EG_DIAG_ERROR, &p, l->what, l->path,
 					    "invalid YAML: a map key must be a string");
 				l->failed = true;
 				eg_node_free(key);
@@ -649,11 +650,11 @@ int eg_yaml_load(const char *file, const char *data, size_t len, struct eg_diag 
 	return load(&l, ret_docs, ret_n);
 }
 
-int eg_yaml_load_embedded(const struct eg_node *outer, struct eg_diag *d,
-			  struct eg_node ***ret_docs, size_t *ret_n)
+int eg_yaml_load_embedded(const struct eg_node *outer, const char *what, const char *path,
+			  struct eg_diag *d, struct eg_node ***ret_docs, size_t *ret_n)
 {
 	struct loader l = { .file = outer->pos.file, .data = outer->s, .len = outer->len, .d = d,
-			    .outer = outer };
+			    .outer = outer, .what = what, .path = path };
 
 	return load(&l, ret_docs, ret_n);
 }
@@ -673,9 +674,9 @@ static int load(struct loader *lp, struct eg_node ***ret_docs, size_t *ret_n)
 	if (len > EG_MODEL_MAX_FILE_BYTES) {
 		struct eg_pos p = { file, 0, 0 };
 
-		eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL,
-			    "input is %zu bytes, more than the limit of %u bytes", len,
-			    EG_MODEL_MAX_FILE_BYTES);
+		/* the reader may stop early, so @len is only a lower bound */
+		eg_diag_add(d, EG_DIAG_ERROR, &p, l.what, l.path,
+			    "input is larger than the limit of %u bytes", EG_MODEL_MAX_FILE_BYTES);
 		return -EINVAL;
 	}
 	if (!yaml_parser_initialize(&l.parser))

@@ -77,9 +77,10 @@ int eg_yaml_load(const char *file, const char *data, size_t len, struct eg_diag 
  * data.mesh): positions, in the nodes and in the diagnostics, point into the outer file
  * (@outer->pos.file). Exact for literal block scalars ("|"), whose content starts on the line
  * after the indicator at @outer->block_indent; for one-line scalars the column is shifted;
- * anything else is reported at @outer itself. */
-int eg_yaml_load_embedded(const struct eg_node *outer, struct eg_diag *d,
-			  struct eg_node ***ret_docs, size_t *ret_n);
+ * anything else is reported at @outer itself. @what ("Kind ns/name") and @path ("data.mesh")
+ * prefix its diagnostics. */
+int eg_yaml_load_embedded(const struct eg_node *outer, const char *what, const char *path,
+			  struct eg_diag *d, struct eg_node ***ret_docs, size_t *ret_n);
 
 struct eg_node *eg_node_free(struct eg_node *n);
 struct eg_node *eg_node_new_scalar(const char *s, size_t len, bool quoted);

@@ -172,8 +172,9 @@ static bool all_numeric(const char *s, size_t n)
 	return true;
 }
 
-/* agent.ValidateDNS1123Labels */
-static const char *dns_labels(const char *s, char *why, size_t len)
+/* agent.ValidateDNS1123Labels; messages name the whole host @full (Istio names only the part
+ * after a wildcard label, which reads oddly for "foo.*.com") */
+static const char *dns_labels(const char *s, const char *full, char *why, size_t len)
 {
 	const char *last = strrchr(s, '.');
 	const char *tld = last ? last + 1 : s;
@@ -182,7 +183,7 @@ static const char *dns_labels(const char *s, char *why, size_t len)
 
 	if (all_numeric(tld, strlen(tld))) {
 		snprintf(why, len, "domain name %s invalid (top level domain %s cannot be all-numeric)",
-			 eg_goq(s, q1, sizeof(q1)), eg_goq(tld, q2, sizeof(q2)));
+			 eg_goq(full, q1, sizeof(q1)), eg_goq(tld, q2, sizeof(q2)));
 		return why;
 	}
 	for (;;) {
@@ -197,7 +198,7 @@ static const char *dns_labels(const char *s, char *why, size_t len)
 
 			snprintf(label, sizeof(label), "%.*s", (int)EG_MIN(l, 70), p);
 			snprintf(why, len, "domain name %s invalid (label %s invalid)",
-				 eg_goq(s, q1, sizeof(q1)), eg_goq(label, q2, sizeof(q2)));
+				 eg_goq(full, q1, sizeof(q1)), eg_goq(label, q2, sizeof(q2)));
 			return why;
 		}
 		if (!dot)
@@ -223,7 +224,7 @@ const char *eg_istio_wildcard_domain(const char *s, char *why, size_t len)
 			 eg_goq(s, q1, sizeof(q1)), eg_goq(label, q2, sizeof(q2)));
 		return why;
 	}
-	return dot ? dns_labels(dot + 1, why, len) : NULL;
+	return dot ? dns_labels(dot + 1, s, why, len) : NULL;
 }
 
 const char *eg_istio_fqdn(const char *s, char *why, size_t len)
@@ -239,7 +240,7 @@ const char *eg_istio_fqdn(const char *s, char *why, size_t len)
 	tmp[l] = '\0';
 	if (l && tmp[l - 1] == '.')
 		tmp[l - 1] = '\0';
-	return dns_labels(tmp, why, len);
+	return dns_labels(tmp, s, why, len);
 }
 
 const char *eg_istio_partial_wildcard(const char *s, char *why, size_t len)

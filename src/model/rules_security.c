@@ -201,7 +201,7 @@ void eg_rules_telemetry(const struct eg_resource *r, struct eg_diag *d)
 					eg_rerr(&c, tos->k[t], NULL, "tagOverrides.name may not be empty");
 				if (upsert && !nonempty(to, "value"))
 					eg_rerr(&c, to, NULL,
-						"tagOverrides.value must be set set when operation is UPSERT");
+						"tagOverrides.value must be set when operation is UPSERT");
 				if (!upsert && nonempty(to, "value"))
 					eg_rerr(&c, eg_node_get(to, "value"), "value",
 						"tagOverrides.value may only be set when operation is UPSERT");

@@ -383,6 +383,8 @@ static void walk_object(struct walk *w, const struct eg_field *fields, struct eg
 		old = path_push(w, "%s%s", w->plen ? "." : "", key);
 		if (!f->name)
 			werr(w, n->k[i], "unknown field \"%s\"", key);
+		else if (f->flags & EG_FF_BLOCKED)
+			werr(w, n->k[i], "%s", f->values && f->values[0] ? f->values[0] : "not allowed");
 		else
 			walk_field(w, f, n->v[i]);
 		path_pop(w, old);
