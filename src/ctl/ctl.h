@@ -46,6 +46,9 @@ int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
 /* ca.c: `ca init|issue`, the mesh root CA and workload certificates */
 int eg_ctl_ca(struct eg_ctl *ctl, int argc, char **argv);
 
+/* proxy_config.c: the compiled snapshot of one proxy (docs/reference/snapshot.md) */
+int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv);
+
 /* --- the resource verbs: apply.c, get.c, delete.c, label.c --- */
 
 int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv);

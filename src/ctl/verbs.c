@@ -22,6 +22,10 @@ const struct eg_ctl_verb eg_ctl_verbs[] = {
 	  "ca init [--trust-domain TD] [--force] | ca issue --namespace NS --service-account SA --out DIR [--ttl 24h]",
 	  "Create the mesh root CA in the store, or issue a workload certificate (SPIFFE id).",
 	  eg_ctl_ca },
+	{ "proxy-config",
+	  "proxy-config listeners|routes|clusters|all [-o json] (--role gateway --name N --namespace NS | --role sidecar --namespace NS --service-account SA [--labels k=v,...] [--workload NAME]) [--revision REV] [-f FILE|DIR ...]",
+	  "Show the listeners, routes and clusters compiled for one proxy (istioctl proxy-config).",
+	  eg_ctl_proxy_config },
 	{ NULL, NULL, NULL, NULL },
 };
 
