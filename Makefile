@@ -73,7 +73,7 @@ $(BUILD)/san/fuzz/%: $(BUILD)/san/tests/fuzz/%.o $(BUILD)/san/tests/fuzz/replay_
 # libFuzzer builds (clang).
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror \
+	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -Wno-missing-field-initializers \
 		-o $@ $< $(LIB_SRC) $(LIBS)
 
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
