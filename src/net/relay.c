@@ -207,8 +207,10 @@ static int pump(struct eg_net_relay *r, int d)
 		dir->off = 0;
 		dir->len = (size_t)n;
 	}
-	/* Out of rounds with work left: wait for whichever side we would touch next (both are
-	 * ready, so the loop comes straight back). */
+	/* Out of rounds with work left: every round ends with a read, so bytes are pending and
+	 * the direction waits for the destination to be writable. That readiness brings it
+	 * back (even when the source is a transport holding bytes no epoll event announces,
+	 * e.g. TLS records decrypted ahead), after the other connections had their turn. */
 	if (dir->len > dir->off || dir->in_pipe)
 		dir->want_write = true;
 	else
@@ -272,19 +274,15 @@ static void set_interest(struct eg_net_relay *r)
 	}
 }
 
-static void relay_io_cb(struct eg_io_watch *w, uint32_t events)
+/* Pumps the directions asked for, then ends the relay or re-arms its interest. */
+static void drive(struct eg_net_relay *r, bool d0, bool d1)
 {
-	struct eg_net_relay *r = w->data;
-	int i = w == &r->watch[1];
-	bool rd = r->dir[i].want_read, wr = r->dir[!i].want_write;
 	int err = 0;
 
-	if ((events & (EG_IO_ERROR | EG_IO_HUP)) || (!rd && !wr))
-		rd = wr = true;
-	if (rd)
-		err = pump(r, i);
-	if (!err && wr)
-		err = pump(r, !i);
+	if (d0)
+		err = pump(r, 0);
+	if (!err && d1)
+		err = pump(r, 1);
 	if (err) {
 		finish(r, err);
 		return;
@@ -294,6 +292,18 @@ static void relay_io_cb(struct eg_io_watch *w, uint32_t events)
 		return;
 	}
 	set_interest(r);
+}
+
+static void relay_io_cb(struct eg_io_watch *w, uint32_t events)
+{
+	struct eg_net_relay *r = w->data;
+	int i = w == &r->watch[1];
+	bool rd = r->dir[i].want_read, wr = r->dir[!i].want_write;
+
+	if ((events & (EG_IO_ERROR | EG_IO_HUP)) || (!rd && !wr))
+		rd = wr = true;
+	/* Direction i reads from fd i; direction !i writes to it. */
+	drive(r, i == 0 ? rd : wr, i == 0 ? wr : rd);
 }
 
 static void idle_cb(struct eg_timer *t, void *data)

@@ -929,3 +929,136 @@ EG_TEST(net_relay_close_without_callback)
 	close(sa[1]);
 	close(sb[1]);
 }
+
+/* A transport that, like TLS, reads ahead: it pulls up to 1 MiB from the socket at once and
+ * hands it out 100 bytes at a time. Bytes it holds produce no epoll event, so a relay that
+ * waited for the source's readability after using up its per-turn budget would stall. */
+struct chunky {
+	char *buf;
+	size_t off, len;
+};
+
+static ssize_t chunky_recv(struct eg_io *io, void *buf, size_t len)
+{
+	struct chunky *c = io->ctx;
+	size_t n;
+
+	if (c->off == c->len) {
+		ssize_t r = eg_io_tcp.recv(io, c->buf, 1u << 20);
+
+		if (r <= 0)
+			return r;
+		c->off = 0;
+		c->len = (size_t)r;
+	}
+	n = EG_MIN(EG_MIN(len, (size_t)100), c->len - c->off);
+	memcpy(buf, c->buf + c->off, n);
+	c->off += n;
+	return (ssize_t)n;
+}
+
+static const struct eg_io_ops chunky_ops = {
+        .name = "chunky", .recv = chunky_recv, .send = NULL, /* filled from eg_io_tcp below */
+};
+
+struct echo_peer {
+	int fd;
+	size_t n;
+	bool ok;
+};
+
+/* Client: sends n bytes, waits for all of them to come back, then half-closes. */
+static void *echo_client(void *arg)
+{
+	struct echo_peer *p = arg;
+	char *out = malloc(p->n), *in = malloc(p->n);
+	size_t got = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		out[i] = (char)(i * 7 + 3);
+	p->ok = write(p->fd, out, p->n) == (ssize_t)p->n;
+	while (p->ok && got < p->n) {
+		ssize_t r = read(p->fd, in + got, p->n - got);
+
+		if (r <= 0)
+			p->ok = false;
+		else
+			got += (size_t)r;
+	}
+	p->ok = p->ok && memcmp(in, out, p->n) == 0;
+	shutdown(p->fd, SHUT_WR);
+	free(out);
+	free(in);
+	return NULL;
+}
+
+/* Backend: echoes until EOF. */
+static void *echo_backend(void *arg)
+{
+	struct echo_peer *p = arg;
+	char buf[8192];
+	ssize_t r;
+
+	while ((r = read(p->fd, buf, sizeof(buf))) > 0)
+		if (write(p->fd, buf, (size_t)r) != r)
+			break;
+	p->ok = r == 0;
+	shutdown(p->fd, SHUT_WR); /* pass the EOF back */
+	return NULL;
+}
+
+EG_TEST(net_relay_copy_path_drains_read_ahead_transports)
+{
+	struct eg_io_ops ops = chunky_ops;
+	struct chunky ck = {0};
+	struct echo_peer client = {.n = 256 * 1024}, backend = {0};
+	struct eg_net_addr fa, ba;
+	int flfd = listen_any(&fa, true), blfd = listen_any(&ba, true), a, b;
+	struct relay_run rr = {0};
+	struct eg_loop *loop;
+	struct eg_io ia, ib;
+	pthread_t tc, tb;
+
+	ops.send = eg_io_tcp.send;
+	ops.shutdown_write = eg_io_tcp.shutdown_write;
+	ops.close = eg_io_tcp.close;
+	ops.abort = eg_io_tcp.abort;
+	ck.buf = malloc(1u << 20);
+	client.fd = connect_blocking(&fa);
+	a = accept4(flfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	EG_ASSERT(client.fd >= 0 && a >= 0 && b >= 0);
+	EG_ASSERT_EQ(connect(b, &ba.u.sa, ba.len), 0);
+	backend.fd = accept(blfd, NULL, NULL);
+	EG_ASSERT(backend.fd >= 0);
+	fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
+	close(flfd);
+	close(blfd);
+	EG_ASSERT_EQ(eg_loop_new(&loop), 0);
+	eg_io_tcp_init(&ia, a);
+	ia.ops = &ops;
+	ia.ctx = &ck;
+	eg_io_tcp_init(&ib, b);
+	EG_ASSERT_EQ(eg_net_relay_start(&rr.r, loop, &ia, &ib, NULL, relay_done, &rr), 0);
+	EG_ASSERT_EQ(pthread_create(&tc, NULL, echo_client, &client), 0);
+	EG_ASSERT_EQ(pthread_create(&tb, NULL, echo_backend, &backend), 0);
+	run_until(loop, &rr.done, 20000);
+	if (!rr.done)
+		eg_net_relay_close(&rr.r, true, &rr.res);
+	pthread_join(tc, NULL);
+	pthread_join(tb, NULL);
+	close(client.fd);
+	close(backend.fd);
+	loop = eg_loop_free(loop);
+	free(ck.buf);
+	if (!rr.done)
+		EG_FAIL("relay stalled: %llu/%llu bytes moved, client ok=%d",
+		        (unsigned long long)rr.res.bytes[0], (unsigned long long)rr.res.bytes[1],
+		        client.ok);
+	EG_ASSERT_EQ(rr.res.status, 0);
+	EG_ASSERT(!rr.res.spliced);
+	EG_ASSERT(client.ok);
+	EG_ASSERT(backend.ok);
+	EG_ASSERT_EQ(rr.res.bytes[EG_NET_RELAY_A], 256 * 1024);
+	EG_ASSERT_EQ(rr.res.bytes[EG_NET_RELAY_B], 256 * 1024);
+}
