@@ -2,6 +2,7 @@
 #include "model/node.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <yaml.h>
 
@@ -18,24 +19,54 @@ static bool is_one_of(const char *s, const char *const *list)
 	return false;
 }
 
-static bool is_int(const char *s)
+int eg_scalar_int(const char *s, int64_t *ret)
 {
 	const char *p = s;
+	bool neg = false;
+	unsigned base = 10;
+	uint64_t v = 0, lim;
 
 	if (*p == '-' || *p == '+')
-		p++;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && p[2]) {
-		for (p += 2; *p; p++)
-			if (!((*p >= '0' && *p <= '9') || (s[1] == 'x' && strchr("abcdefABCDEF", *p))))
-				return false;
-		return true;
+		neg = *p++ == '-';
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o')) {
+		base = p[1] == 'x' ? 16 : 8;
+		p += 2;
 	}
 	if (!*p)
-		return false;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
+		return -EINVAL;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *p; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			return -EINVAL;
+		if (d >= base)
+			return -EINVAL;
+		if (v > (lim - d) / base) {
+			/* still an integer, just not one we can hold: keep scanning the syntax */
+			for (p++; *p; p++)
+				if (!((*p >= '0' && *p <= '9') ||
+				      (base == 16 && strchr("abcdefABCDEF", *p))) ||
+				    (base == 8 && *p > '7'))
+					return -EINVAL;
+			return -ERANGE;
+		}
+		v = v * base + d;
+	}
+	if (ret)
+		*ret = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+static bool is_int(const char *s)
+{
+	return eg_scalar_int(s, NULL) != -EINVAL;
 }
 
 static bool is_float(const char *s)
@@ -319,6 +350,7 @@ const char *eg_node_str(const struct eg_node *map, const char *path)
 int64_t eg_node_int(const struct eg_node *map, const char *path, int64_t def)
 {
 	const struct eg_node *n = eg_node_path(map, path);
+	int64_t v;
 
 	if (!n || n->kind != EG_NODE_SCALAR)
 		return def;
@@ -331,8 +363,8 @@ int64_t eg_node_int(const struct eg_node *map, const char *path, int64_t def)
 	default:
 		break;
 	}
-	if (n->tag == EG_TAG_INT)
-		return strtoll(n->s, NULL, 0);
+	if (n->tag == EG_TAG_INT && eg_scalar_int(n->s, &v) == 0)
+		return v;
 	return def;
 }
 
@@ -351,8 +383,12 @@ bool eg_node_equal(const struct eg_node *a, const struct eg_node *b)
 {
 	if (a->kind != b->kind || a->n != b->n)
 		return false;
-	if (a->kind == EG_NODE_SCALAR)
+	if (a->kind == EG_NODE_SCALAR) {
+		/* "~", "null" and nothing all mean null */
+		if (a->tag == EG_TAG_NULL && b->tag == EG_TAG_NULL)
+			return true;
 		return a->tag == b->tag && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+	}
 	for (size_t i = 0; i < a->n; i++) {
 		if (a->kind == EG_NODE_SEQ) {
 			if (!eg_node_equal(a->v[i], b->v[i]))
@@ -392,9 +428,13 @@ static struct eg_pos mark_pos(const struct loader *l, yaml_mark_t m)
 		/* content line k is line k after the indicator, shifted by the indentation */
 		p.line = o->pos.line + p.line;
 		p.col = p.col + o->block_indent;
-	} else if (o->style != '>' && p.line == 1 && !strchr(o->s, '\n')) {
+	} else if (o->style != '>' && !strchr(o->s, '\n')) {
+		/* one line of text: shift the column; the reader reports an unexpected end on
+		 * the line after it, which is just past the text */
+		uint32_t c = p.line == 1 ? p.col : (uint32_t)o->len + 1;
+
 		p.line = o->pos.line;
-		p.col = o->pos.col + p.col - 1 + (o->style ? 1 : 0);
+		p.col = o->pos.col + c - 1 + (o->style ? 1 : 0);
 	} else {
 		p.line = o->pos.line;
 		p.col = o->pos.col;
@@ -741,6 +781,69 @@ static int load(struct loader *lp, struct eg_node ***ret_docs, size_t *ret_n)
 
 /* --- writers --- */
 
+/* Decodes the UTF-8 sequence at @s (@n bytes left): its length, 0 when malformed. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	*cp = c;
+	return len;
+}
+
+/* Characters a YAML reader takes back unchanged outside quotes: the printable set minus tab,
+ * NEL, the Unicode line and paragraph separators and the BOM (readers treat those as breaks
+ * or strip them). */
+static bool yaml_raw_char(uint32_t c)
+{
+	if (c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0xfeff)
+		return false;
+	return (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) ||
+	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* Every character of @n (except '\n' when @newlines) can be written as is. */
+static bool raw_chars(const struct eg_node *n, bool newlines)
+{
+	const unsigned char *p = (const unsigned char *)n->s;
+	size_t i = 0;
+
+	while (i < n->len) {
+		uint32_t c;
+		size_t l = utf8_next(p + i, n->len - i, &c);
+
+		if (!l)
+			return false;
+		if (!(yaml_raw_char(c) || (newlines && c == '\n')))
+			return false;
+		i += l;
+	}
+	return true;
+}
+
 static bool plain_safe(const struct eg_node *n)
 {
 	const char *s = n->s;
@@ -749,31 +852,35 @@ static bool plain_safe(const struct eg_node *n)
 		return false;
 	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) || s[0] == ' ' || s[n->len - 1] == ' ')
 		return false;
+	/* a document marker at the start of a line would end the document */
+	if (strncmp(s, "...", 3) == 0)
+		return false;
 	for (size_t i = 0; i < n->len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
+		if (s[i] == ':' && (i + 1 == n->len || s[i + 1] == ' '))
 			return false;
-		if (c == ':' && (i + 1 == n->len || s[i + 1] == ' '))
-			return false;
-		if (c == '#' && i > 0 && s[i - 1] == ' ')
+		if (s[i] == '#' && i > 0 && s[i - 1] == ' ')
 			return false;
 	}
-	return true;
+	return raw_chars(n, false);
 }
 
 static bool block_safe(const struct eg_node *n)
 {
-	if (!strchr(n->s, '\n') || n->s[0] == ' ' || n->s[0] == '\n')
-		return false;
-	for (size_t i = 0; i < n->len; i++) {
-		unsigned char c = (unsigned char)n->s[i];
+	const char *s = n->s;
 
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+	if (!memchr(s, '\n', n->len) || s[0] == ' ' || s[0] == '\n')
+		return false;
+	/* "|" keeps exactly one final newline, "|-" none: more than one cannot be said */
+	if (n->len >= 2 && s[n->len - 1] == '\n' && s[n->len - 2] == '\n')
+		return false;
+	/* trailing blanks on a line, and blank-only lines, are where readers disagree */
+	for (size_t i = 0; i < n->len; i++) {
+		if ((s[i] == ' ' || s[i] == '\t') && (i + 1 == n->len || s[i + 1] == '\n'))
+			return false;
+		if (s[i] == '\t' && (i == 0 || s[i - 1] == '\n'))
 			return false;
 	}
-	/* "|" keeps exactly one final newline, "|-" none: more than one cannot be said */
-	return !(n->len >= 2 && n->s[n->len - 1] == '\n' && n->s[n->len - 2] == '\n');
+	return raw_chars(n, true);
 }
 
 static int indent_to(struct eg_buf *out, unsigned ind)
@@ -784,11 +891,58 @@ static int indent_to(struct eg_buf *out, unsigned ind)
 	return 0;
 }
 
-static int emit_scalar_yaml(struct eg_buf *out, const struct eg_node *n, unsigned ind)
+/* A double-quoted YAML scalar: printable characters as they are, the rest escaped. */
+static int emit_quoted(struct eg_buf *out, const char *s, size_t len)
 {
-	if (!n->quoted || plain_safe(n))
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	int r = eg_buf_putc(out, '"');
+
+	while (r == 0 && i < len) {
+		uint32_t c;
+		size_t l = utf8_next(p + i, len - i, &c);
+
+		if (!l) {
+			/* not UTF-8 (cannot come from a YAML reader): keep the byte's value */
+			r = eg_buf_printf(out, "\\x%02x", p[i]);
+			i++;
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			r = eg_buf_printf(out, "\\%c", (char)c);
+		else if (c == '\n')
+			r = eg_buf_puts(out, "\\n");
+		else if (c == '\t')
+			r = eg_buf_puts(out, "\\t");
+		else if (c == '\r')
+			r = eg_buf_puts(out, "\\r");
+		else if (yaml_raw_char(c))
+			r = eg_buf_append(out, s + i, l);
+		else if (c < 0x100)
+			r = eg_buf_printf(out, "\\x%02x", (unsigned)c);
+		else if (c < 0x10000)
+			r = eg_buf_printf(out, "\\u%04x", (unsigned)c);
+		else
+			r = eg_buf_printf(out, "\\U%08x", (unsigned)c);
+		i += l;
+	}
+	return r ? r : eg_buf_putc(out, '"');
+}
+
+/* A plain scalar that is not a string (number, boolean, null) reads back as itself. */
+static bool plain_typed(const struct eg_node *n)
+{
+	return !n->quoted && n->tag != EG_TAG_STR && resolve_plain(n->s) == n->tag &&
+	       (n->len == 0 || raw_chars(n, false));
+}
+
+static int emit_scalar_yaml(struct eg_buf *out, const struct eg_node *n, unsigned ind, bool key)
+{
+	if (plain_typed(n) && !(key && n->len == 0))
 		return eg_buf_append(out, n->s, n->len);
-	if (block_safe(n)) {
+	if (n->tag == EG_TAG_STR && plain_safe(n))
+		return eg_buf_append(out, n->s, n->len);
+	if (!key && n->tag == EG_TAG_STR && block_safe(n)) {
 		const char *p = n->s, *end = n->s + n->len;
 		int r = eg_buf_puts(out, n->s[n->len - 1] == '\n' ? "|" : "|-");
 
@@ -805,21 +959,25 @@ static int emit_scalar_yaml(struct eg_buf *out, const struct eg_node *n, unsigne
 		}
 		return r;
 	}
-	if (eg_buf_putc(out, '"') < 0 || eg_buf_json_escape(out, n->s, n->len) < 0)
-		return -E2BIG;
-	return eg_buf_putc(out, '"');
+	return emit_quoted(out, n->s, n->len);
 }
+
+/* YAML readers refuse implicit keys of 1024 characters or more: longer keys are written in
+ * the explicit "? key" form. */
+#define IMPLICIT_KEY_MAX 1000
 
 static int emit_yaml(struct eg_buf *out, const struct eg_node *n, unsigned ind, bool inline_first)
 {
 	int r = 0;
 
 	if (n->kind == EG_NODE_SCALAR)
-		return emit_scalar_yaml(out, n, ind);
+		return emit_scalar_yaml(out, n, ind, false);
 	if (n->n == 0)
 		return eg_buf_puts(out, n->kind == EG_NODE_MAP ? "{}" : "[]");
 	for (size_t i = 0; i < n->n && r == 0; i++) {
 		const struct eg_node *v = n->v[i];
+		size_t key_at;
+		bool explicit_key;
 
 		if (!(i == 0 && inline_first))
 			r = indent_to(out, ind);
@@ -840,7 +998,23 @@ static int emit_yaml(struct eg_buf *out, const struct eg_node *n, unsigned ind, 
 			}
 			continue;
 		}
-		r = emit_scalar_yaml(out, n->k[i], ind);
+		key_at = out->len;
+		r = emit_scalar_yaml(out, n->k[i], ind, true);
+		if (r < 0)
+			break;
+		explicit_key = out->len - key_at > IMPLICIT_KEY_MAX;
+		if (explicit_key) {
+			/* redo it as "? KEY" NEWLINE ": VALUE" */
+			out->len = key_at;
+			out->data[out->len] = '\0';
+			r = eg_buf_puts(out, "? ");
+			if (r == 0)
+				r = emit_scalar_yaml(out, n->k[i], ind + 2, true);
+			if (r == 0)
+				r = eg_buf_putc(out, '\n');
+			if (r == 0)
+				r = indent_to(out, ind);
+		}
 		if (r == 0)
 			r = eg_buf_putc(out, ':');
 		if (r < 0)
@@ -855,7 +1029,9 @@ static int emit_yaml(struct eg_buf *out, const struct eg_node *n, unsigned ind, 
 			r = eg_buf_putc(out, '\n');
 			/* sequences under a key sit at the key's indentation, as kubectl writes */
 			if (r == 0)
-				r = emit_yaml(out, v, v->kind == EG_NODE_SEQ ? ind : ind + 2, false);
+				r = emit_yaml(out, v,
+					      v->kind == EG_NODE_SEQ && !explicit_key ? ind : ind + 2,
+					      false);
 		}
 	}
 	return r;
@@ -882,12 +1058,30 @@ static int emit_json(struct eg_buf *out, const struct eg_node *n, int indent, in
 			case EG_TAG_BOOL:
 				return eg_buf_puts(out, eg_node_bool(n, "", false) ? "true"
 										   : "false");
-			case EG_TAG_INT:
-				return eg_buf_printf(out, "%lld", strtoll(n->s, NULL, 0));
-			case EG_TAG_FLOAT:
-				if (n->s[0] != '.' && !strchr(n->s, 'n') && !strchr(n->s, 'N'))
-					return eg_buf_append(out, n->s, n->len);
+			case EG_TAG_INT: {
+				int64_t v;
+
+				/* 0x1f, 0o17 and +5 are YAML, not JSON: print the value */
+				if (eg_scalar_int(n->s, &v) == 0)
+					return eg_buf_printf(out, "%lld", (long long)v);
 				break;
+			}
+			case EG_TAG_FLOAT: {
+				double v = strtod(n->s, NULL);
+				char num[64];
+
+				/* .inf and .nan (which strtod does not read) have no JSON number */
+				if (strpbrk(n->s, "iInN") || !isfinite(v))
+					break;
+				/* the shortest spelling that reads back as the same double */
+				for (int prec = 15; prec <= 17; prec++) {
+					snprintf(num, sizeof(num), "%.*g", prec, v);
+					if (strtod(num, NULL) == v)
+						break;
+				}
+				return strpbrk(num, ".eE") ? eg_buf_puts(out, num)
+							   : eg_buf_printf(out, "%s.0", num);
+			}
 			default:
 				break;
 			}

@@ -98,6 +98,10 @@ int eg_node_map_put(struct eg_node *map, const char *key, struct eg_node *val);
 /* Removes map[@key] if present. */
 void eg_node_map_del(struct eg_node *map, const char *key);
 
+/* A YAML 1.2 core-schema integer (decimal, 0x hex, 0o octal, optional sign) into *ret (may be
+ * NULL). 0, -EINVAL (not an integer), -ERANGE (an integer beyond int64). */
+int eg_scalar_int(const char *s, int64_t *ret);
+
 /* Lookups; NULL when absent or of another kind. */
 struct eg_node *eg_node_get(const struct eg_node *map, const char *key);
 /* Dotted path of map keys: "spec.trafficPolicy.tls". */

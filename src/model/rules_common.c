@@ -360,8 +360,10 @@ static size_t re_repeat(const char *p, bool *bad)
 	bool digits = false;
 
 	*bad = false;
+	/* EG_MIN evaluates its arguments twice: no side effects inside it */
 	while (*q >= '0' && *q <= '9') {
-		lo = EG_MIN(lo * 10 + (*q++ - '0'), 100000);
+		lo = EG_MIN(lo * 10 + (*q - '0'), 100000);
+		q++;
 		digits = true;
 	}
 	if (!digits)
@@ -370,8 +372,10 @@ static size_t re_repeat(const char *p, bool *bad)
 		q++;
 		if (*q >= '0' && *q <= '9') {
 			hi = 0;
-			while (*q >= '0' && *q <= '9')
-				hi = EG_MIN(hi * 10 + (*q++ - '0'), 100000);
+			while (*q >= '0' && *q <= '9') {
+				hi = EG_MIN(hi * 10 + (*q - '0'), 100000);
+				q++;
+			}
 		} else {
 			hi = -2; /* open-ended */
 		}

@@ -478,7 +478,17 @@ static void walk_field(struct walk *w, const struct eg_field *f, struct eg_node 
 			return;
 		}
 		errno = 0;
-		v = n->tag == EG_TAG_INT ? (long double)strtoll(n->s, &end, 0) : strtold(n->s, &end);
+		if (n->tag == EG_TAG_INT) {
+			int64_t iv = 0;
+
+			if (eg_scalar_int(n->s, &iv) < 0)
+				errno = ERANGE;
+			v = (long double)iv;
+		} else {
+			v = strtold(n->s, &end);
+			if (v != v)
+				errno = ERANGE; /* .nan is no number in any range */
+		}
 		if (errno == ERANGE || (f->min != f->max && (v < f->min || v > f->max))) {
 			werr(w, n, "%s is out of range (%lld to %lld)", n->s, (long long)f->min,
 			     (long long)f->max);
@@ -535,9 +545,9 @@ static void walk_field(struct walk *w, const struct eg_field *f, struct eg_node 
 	}
 	case EG_F_INT_OR_STRING:
 		if (n->tag == EG_TAG_INT) {
-			long long v = strtoll(n->s, NULL, 0);
+			int64_t v = 0;
 
-			if (v < 1 || v > 65535)
+			if (eg_scalar_int(n->s, &v) < 0 || v < 1 || v > 65535)
 				werr(w, n, "port %s is out of range (1 to 65535)", n->s);
 			n->vtype = EG_V_INT;
 			n->i = v;
