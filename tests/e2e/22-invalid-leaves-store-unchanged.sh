@@ -23,12 +23,14 @@ tree_hash() {
 	) | sha256sum | cut -d' ' -f1
 }
 
-# refused NAME ARGS...: apply ARGS exits 1, says why on stderr, stores nothing
+# refused NAME ARGS...: apply ARGS (run in $RUN_DIR) exits 1, says why on stderr, stores
+# nothing
+RUN_DIR=.
 refused() {
 	local name=$1 before after rc
 	shift
 	before=$(tree_hash "$EGRESS_STORE")
-	timeout 60 "$EGRESSCTL" apply "$@" >"$tmp/out" 2>"$tmp/err"
+	(cd "$RUN_DIR" && timeout 60 "$EGRESSCTL" apply "$@" >"$tmp/out" 2>"$tmp/err")
 	rc=$?
 	after=$(tree_hash "$EGRESS_STORE")
 	if [ "$rc" != 1 ]; then
@@ -61,12 +63,26 @@ done
 timeout 60 "$EGRESSCTL" label ns aks-istio-egress istio.io/rev=asm-1-24 >/dev/null ||
 	echo "FAIL setup-label"
 
+# every invalid fixture, run from its directory so that the diagnostics name the file as
+# the .expected files do: apply prints exactly what validate prints
 n=0
+RUN_DIR=tests/testdata/invalid
 for f in tests/testdata/invalid/*.yaml; do
 	[ -e "$f" ] || continue
+	name=$(basename "$f" .yaml)
+	case $name in warn-*) continue ;; esac # valid with warnings: those apply
 	n=$((n + 1))
-	refused "testdata-$(basename "$f" .yaml)" -f "$f"
+	refused "testdata-$name" -f "$name.yaml"
+	exp=tests/testdata/invalid/$name.expected
+	if [ ! -f "$exp" ]; then
+		:
+	elif cmp -s "$tmp/err" "$exp"; then
+		echo "ok testdata-$name-diagnostics"
+	else
+		echo "FAIL testdata-$name-diagnostics: $(diff "$exp" "$tmp/err" | head -10 | tr '\n' ' ')"
+	fi
 done
+RUN_DIR=.
 echo "# $n files of tests/testdata/invalid"
 
 valid_cm='apiVersion: v1
