@@ -313,10 +313,14 @@ int eg_store_mkdirs(struct eg_store *s, const char *rel)
 
 void eg_store_clean_tmp(struct eg_store *s)
 {
-	int fd = openat(s->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
 	DIR *dir;
 	struct dirent *e;
 
+	/* a hand-cleaned store may have lost it: writes need it */
+	if (mkdirat(s->dirfd, "tmp", STORE_DIR_MODE) == 0)
+		(void)eg_store_fsync_dir(s, ".");
+	fd = openat(s->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	dir = fdopendir(fd);
@@ -656,6 +660,10 @@ int eg_store_load(struct eg_store *s, struct eg_resource_set *set, uint64_t *ret
 	if (ret_gen && (r = eg_store_read_generation(s, ret_gen)) < 0)
 		goto out_unlock;
 	r = list_dir(s, "objects", &names, &n);
+	if (r == -ENOENT) {
+		r = 0; /* nothing stored yet */
+		goto out_unlock;
+	}
 	if (r < 0)
 		goto out_unlock;
 	for (size_t i = 0; i < n; i++) {

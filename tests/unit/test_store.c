@@ -496,6 +496,34 @@ EG_TEST(store_atomic_write_leaves_no_temp_files)
 	fx_close(&f);
 }
 
+EG_TEST(store_survives_lost_directories)
+{
+	char path[128];
+	struct fixture f;
+	struct eg_resource_set set;
+	struct eg_diag d;
+
+	fx_open(&f);
+	eg_resource_set_init(&set);
+	eg_diag_init(&d);
+	/* DIR/tmp removed by hand: the next writer recreates it */
+	EG_ASSERT_EQ(unlinkat(f.s->dirfd, "tmp", AT_REMOVEDIR), 0);
+	EG_ASSERT_EQ(apply_text(f.s, cm_v1, NULL), 1);
+	EG_ASSERT_EQ(faccessat(f.s->dirfd, "tmp", F_OK, 0), 0);
+	/* DIR/objects gone: an empty store, not an error */
+	snprintf(path, sizeof(path), "%s/objects", f.dir);
+	EG_ASSERT_EQ(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	EG_ASSERT_EQ(eg_store_load(f.s, &set, NULL, &d), 0);
+	EG_ASSERT_EQ(set.n, 0);
+	EG_ASSERT_EQ(apply_text(f.s, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n", NULL),
+		     1);
+	EG_ASSERT_EQ(eg_store_load(f.s, &set, NULL, &d), 0);
+	EG_ASSERT_EQ(set.n, 1);
+	eg_diag_done(&d);
+	eg_resource_set_done(&set);
+	fx_close(&f);
+}
+
 EG_TEST(store_load_reports_a_corrupt_or_misplaced_file)
 {
 	struct fixture f;
