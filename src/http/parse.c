@@ -90,35 +90,6 @@ const char *eg_http_err_reason(int err)
 
 /* ---- character classes (RFC 9110 §5.6.2, RFC 3986 §2-§3) -------------------------------- */
 
-/* RFC 3986 unreserved / sub-delims / ':' / '@': pchar without the '%' escape. */
-static bool is_pchar(unsigned char c)
-{
-	if (http_is_alpha(c) || http_is_digit(c))
-		return true;
-	switch (c) {
-	case '-':
-	case '.':
-	case '_':
-	case '~': /* unreserved */
-	case '!':
-	case '$':
-	case '&':
-	case '\'':
-	case '(':
-	case ')': /* sub-delims */
-	case '*':
-	case '+':
-	case ',':
-	case ';':
-	case '=':
-	case ':':
-	case '@':
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Host names as we route them: letters, digits, '-', '.', '_', '~' (the unreserved set of
  * RFC 3986). Percent-escapes and sub-delims, legal in a reg-name, are refused: no DNS name
  * has them and they would only make two spellings of one host. */
@@ -192,8 +163,10 @@ const char *eg_http_method_name(enum eg_http_method m)
 /* Methods are case-sensitive (RFC 9110 §9.1): "get" is an unknown method, not GET. */
 static enum eg_http_method method_lookup(struct eg_str m)
 {
+	if (m.len < 3 || m.len > 7)
+		return EG_HTTP_METHOD_OTHER;
 	for (unsigned i = 1; i < _EG_HTTP_METHOD_MAX; i++)
-		if (eg_str_eqc(m, method_names[i]))
+		if (strlen(method_names[i]) == m.len && memcmp(m.ptr, method_names[i], m.len) == 0)
 			return (enum eg_http_method)i;
 	return EG_HTTP_METHOD_OTHER;
 }
@@ -395,7 +368,7 @@ static int parse_path_query(struct eg_str s, struct eg_str *path, struct eg_str 
 				in_query = true;
 				qstart = i;
 			}
-		} else if (c != '/' && !is_pchar(c)) {
+		} else if (!(http_class[c] & HC_PCHAR)) {
 			return -EG_HTTP_ETARGET; /* '#', '"', '<', '{', SP, CTL, 8-bit, ... */
 		}
 		i++;
@@ -693,11 +666,9 @@ static int parse_field_line(const char *p, const char *end, struct eg_http_heade
 	v = q + 1;
 	while (v < end && http_is_ows((unsigned char)*v))
 		v++;
-	for (const char *c = v; c < end; c++) {
-		if (EG_LIKELY(http_is_field_vchar((unsigned char)*c)))
-			continue;
-		return *c == '\r' ? -EG_HTTP_EBARE_CR : -EG_HTTP_EFIELD_VALUE;
-	}
+	ve = http_scan_value(v, end);
+	if (ve != end)
+		return *ve == '\r' ? -EG_HTTP_EBARE_CR : -EG_HTTP_EFIELD_VALUE;
 	ve = end;
 	while (ve > v && http_is_ows((unsigned char)ve[-1]))
 		ve--;
@@ -722,7 +693,6 @@ static int parse_fields(const char *buf, size_t from, size_t to, struct eg_http_
 		const char *lf = memchr(p, '\n', (size_t)(end - p));
 		const char *cr;
 		struct eg_http_header *f;
-		struct eg_str n;
 
 		if (!lf || lf == p)
 			return -EG_HTTP_EBARE_LF;
@@ -739,53 +709,46 @@ static int parse_fields(const char *buf, size_t from, size_t to, struct eg_http_
 			return r;
 		h->n_headers++;
 		p = cr + 2;
-		n = f->name;
-		switch (n.len) {
-		case 4:
-			if (req && eg_str_caseeq(n, EG_STR("host"))) {
-				if (++st->hosts > 1)
-					return -EG_HTTP_EMULTIPLE_HOST;
-				req->has_host = true;
-				req->host = f->value;
-				r = eg_http_parse_authority(f->value, &req->host_auth);
-				if (r < 0)
-					return r;
-			}
+		switch (http_field_kind(f->name)) {
+		case HF_HOST:
+			if (!req)
+				break;
+			if (++st->hosts > 1)
+				return -EG_HTTP_EMULTIPLE_HOST;
+			req->has_host = true;
+			req->host = f->value;
+			r = eg_http_parse_authority(f->value, &req->host_auth);
+			if (r < 0)
+				return r;
 			break;
-		case 6:
-			if (req && eg_str_caseeq(n, EG_STR("expect"))) {
-				if (eg_str_caseeq(f->value, EG_STR("100-continue")))
-					h->expect_continue = true;
-				else if (f->value.len)
-					st->expect_other = true;
-			}
+		case HF_EXPECT:
+			if (!req)
+				break;
+			if (eg_str_caseeq(f->value, EG_STR("100-continue")))
+				h->expect_continue = true;
+			else if (f->value.len)
+				st->expect_other = true;
 			break;
-		case 7:
-			if (eg_str_caseeq(n, EG_STR("upgrade")) && !st->has_upgrade) {
+		case HF_UPGRADE:
+			if (!st->has_upgrade) {
 				st->has_upgrade = true;
 				h->upgrade_value = f->value;
 			}
 			break;
-		case 10:
-			if (eg_str_caseeq(n, EG_STR("connection"))) {
-				r = field_connection(h, st, f->value);
-				if (r < 0)
-					return r;
-			}
+		case HF_CONNECTION:
+			r = field_connection(h, st, f->value);
+			if (r < 0)
+				return r;
 			break;
-		case 14:
-			if (eg_str_caseeq(n, EG_STR("content-length"))) {
-				r = field_content_length(h, f->value);
-				if (r < 0)
-					return r;
-			}
+		case HF_CONTENT_LENGTH:
+			r = field_content_length(h, f->value);
+			if (r < 0)
+				return r;
 			break;
-		case 17:
-			if (eg_str_caseeq(n, EG_STR("transfer-encoding"))) {
-				r = field_transfer_encoding(st, f->value);
-				if (r < 0)
-					return r;
-			}
+		case HF_TRANSFER_ENCODING:
+			r = field_transfer_encoding(st, f->value);
+			if (r < 0)
+				return r;
 			break;
 		default:
 			break;
@@ -1012,23 +975,10 @@ ssize_t eg_http_parse_response(const char *buf, size_t len, size_t prev_len,
 
 /* ---- hop-by-hop --------------------------------------------------------------------------- */
 
-static const struct eg_str hop_by_hop[] = {
-        EG_STR("connection"),
-        EG_STR("keep-alive"),
-        EG_STR("proxy-connection"),
-        EG_STR("te"),
-        EG_STR("trailer"),
-        EG_STR("transfer-encoding"),
-        EG_STR("upgrade"),
-        EG_STR("proxy-authorization"),
-        EG_STR("proxy-authenticate"),
-};
-
 bool eg_http_is_hop_by_hop(const struct eg_http_head *h, struct eg_str name)
 {
-	for (size_t i = 0; i < EG_ARRAY_SIZE(hop_by_hop); i++)
-		if (eg_str_caseeq(name, hop_by_hop[i]))
-			return true;
+	if (http_kind_is_hop(http_field_kind(name)))
+		return true;
 	for (size_t i = 0; h && i < h->n_conn_tokens; i++)
 		if (eg_str_caseeq(name, h->conn_tokens[i]))
 			return true;

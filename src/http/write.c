@@ -50,7 +50,7 @@ int eg_http_request_id(const struct eg_http_req *req, const uint8_t random16[16]
 	unsigned count = 0;
 
 	for (size_t i = 0; req && i < req->h.n_headers; i++) {
-		if (eg_str_caseeq(req->h.headers[i].name, EG_STR("x-request-id"))) {
+		if (http_field_kind(req->h.headers[i].name) == HF_REQUEST_ID) {
 			found = req->h.headers[i].value;
 			count++;
 		}
@@ -98,19 +98,31 @@ static int put(struct eg_buf *b, struct eg_str s)
 	return eg_buf_append(b, s.ptr, s.len);
 }
 
+/* "name: value\r\n" with one reservation (the per-field cost of a forwarded head). */
 static int put_field(struct eg_buf *b, struct eg_str name, struct eg_str value)
 {
+	size_t n = name.len + value.len + 4;
+	char *p;
 	int r;
 
-	if ((r = put(b, name)) < 0 || (r = eg_buf_append(b, ": ", 2)) < 0 ||
-	    (r = put(b, value)) < 0 || (r = eg_buf_append(b, "\r\n", 2)) < 0)
+	if (name.len > b->max || value.len > b->max)
+		return -E2BIG;
+	r = eg_buf_reserve(b, n);
+	if (r < 0)
 		return r;
+	p = b->data + b->len;
+	memcpy(p, name.ptr, name.len);
+	p += name.len;
+	*p++ = ':';
+	*p++ = ' ';
+	if (value.len)
+		memcpy(p, value.ptr, value.len);
+	p += value.len;
+	*p++ = '\r';
+	*p++ = '\n';
+	*p = '\0';
+	b->len += n;
 	return 0;
-}
-
-static bool name_is(struct eg_str name, const char *lit)
-{
-	return eg_str_caseeq(name, eg_str_c(lit));
 }
 
 static bool in_list(struct eg_str name, const struct eg_str *list, size_t n)
@@ -145,25 +157,30 @@ static int put_end_to_end(struct eg_buf *out, const struct eg_http_head *h,
 
 	for (size_t i = 0; i < h->n_headers; i++) {
 		struct eg_str n = h->headers[i].name;
+		enum http_field k = http_field_kind(n);
 
-		if (keep_upgrade && name_is(n, "upgrade")) {
+		if (keep_upgrade && k == HF_UPGRADE) {
 			if ((r = put_field(out, n, h->headers[i].value)) < 0)
 				return r;
 			continue;
 		}
-		if (eg_http_is_hop_by_hop(h, n) || name_is(n, "content-length") ||
+		if (http_kind_is_hop(k) || k == HF_CONTENT_LENGTH ||
+		    in_list(n, h->conn_tokens, h->n_conn_tokens) ||
 		    in_list(n, fwd->drop, fwd->n_drop))
 			continue;
-		if (fwd->request_id.len && name_is(n, "x-request-id"))
+		if (fwd->request_id.len && k == HF_REQUEST_ID)
 			continue;
-		if (request && name_is(n, "host"))
+		if (request && k == HF_HOST)
 			continue;
-		if (request && name_is(n, "x-forwarded-proto")) {
+		/* ignored in an HTTP/1.0 request (RFC 9110 §10.1.1); the upstream speaks 1.1 */
+		if (request && h->version == 10 && k == HF_EXPECT)
+			continue;
+		if (request && k == HF_XFP) {
 			*has_xfp = true;
 			if (fwd->xfp.len && fwd->xfp_overwrite)
 				continue;
 		}
-		if (request && fwd->xff_append.len && name_is(n, "x-forwarded-for")) {
+		if (request && fwd->xff_append.len && k == HF_XFF) {
 			bool first = true;
 
 			if (*xff_done)
@@ -174,7 +191,7 @@ static int put_end_to_end(struct eg_buf *out, const struct eg_http_head *h,
 			for (size_t j = i; j < h->n_headers; j++) {
 				struct eg_str v = h->headers[j].value;
 
-				if (!name_is(h->headers[j].name, "x-forwarded-for") || !v.len)
+				if (http_field_kind(h->headers[j].name) != HF_XFF || !v.len)
 					continue;
 				if ((!first && (r = eg_buf_append(out, ", ", 2)) < 0) ||
 				    (r = put(out, v)) < 0)

@@ -106,9 +106,13 @@ EG_TEST(write_http10_becomes_http11_with_host)
 	EG_ASSERT_STR_EQ(write_req(NULL), "GET /x HTTP/1.1\r\nhost: a\r\n\r\n");
 	parse_req("GET /x HTTP/1.0\r\n\r\n");
 	EG_ASSERT_STR_EQ(write_req(NULL), "GET /x HTTP/1.1\r\nhost: \r\n\r\n");
+	/* the parser ignored a 1.0 Expect; the 1.1 upstream must not act on it */
+	parse_req("PUT /x HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+	EG_ASSERT_STR_EQ(write_req(NULL), "PUT /x HTTP/1.1\r\nhost: \r\ncontent-length: 1\r\n\r\n");
 	struct eg_http_fwd fwd = {.host = EG_STR("backend.svc:8080")};
 
-	EG_ASSERT_STR_EQ(write_req(&fwd), "GET /x HTTP/1.1\r\nhost: backend.svc:8080\r\n\r\n");
+	EG_ASSERT_STR_EQ(write_req(&fwd),
+	                 "PUT /x HTTP/1.1\r\nhost: backend.svc:8080\r\ncontent-length: 1\r\n\r\n");
 }
 
 EG_TEST(write_canonical_framing)
