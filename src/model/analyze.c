@@ -155,6 +155,111 @@ int eg_analyze_add_schema(struct eg_analyze *a, const struct eg_resource *r, boo
 	return ret;
 }
 
+/* The webhook rules' warnings that an analyzer reports under its own code: Istio turns the
+ * unreachable-rule warnings into IST0130/IST0131 (the text is Istio's template), and
+ * IST0134 knows about address auto-allocation, which the webhook cannot. */
+static int add_warning(struct eg_analyze *a, const struct eg_resource *r, uint32_t line,
+		       const char *full, const char *text)
+{
+	static const char rule[] = "virtualService rule ";
+	enum code_id id;
+	struct eg_buf b = EG_BUF_INIT(MAX_TEXT);
+	size_t i = a->n;
+	int ret;
+
+	if (strstr(text, "addresses are required for ports serving TCP (or unset) protocol"))
+		return 0;
+	if (strncmp(text, rule, sizeof(rule) - 1) != 0 || !strstr(text, " not used ("))
+		return eg_analyze_add_schema(a, r, true, line, full);
+	id = strstr(text, " match ") && strstr(text, " is not used (") ? C_IST0131 : C_IST0130;
+	(void)eg_buf_printf(&b, "V%s.", text + 1);
+	ret = add_msg(a, id, eg_analyze_codes[id].level, r, NULL, false, eg_buf_cstr(&b));
+	if (ret == 0 && line && i < a->n)
+		a->v[i].line = line;
+	eg_buf_done(&b);
+	return ret;
+}
+
+/* Splits one line of the diagnostic format ("FILE:LINE:COL: LEVEL: WHAT: PATH: text") into
+ * its line number, level and the text after WHAT. NULL when it is not such a line. */
+static const char *split_diag_line(const char *p, const char *what, uint32_t *ret_line,
+				   bool *ret_warning)
+{
+	static const char *const levels[] = { "error: ", "warning: ", "info: " };
+	const char *text = NULL, *end = NULL;
+
+	*ret_line = 0;
+	for (size_t i = 0; i < EG_ARRAY_SIZE(levels); i++) {
+		const char *m = strncmp(p, levels[i], strlen(levels[i])) == 0 ? p : NULL;
+
+		/* otherwise the first "LEVEL: " that follows ": " */
+		for (const char *q = strstr(p, levels[i]); !m && q; q = strstr(q + 1, levels[i]))
+			if (q >= p + 2 && q[-2] == ':' && q[-1] == ' ')
+				m = q;
+		if (m && (!text || m < end)) {
+			end = m;
+			text = m + strlen(levels[i]);
+			*ret_warning = i != 0;
+		}
+	}
+	if (!text)
+		return NULL;
+	if (end > p + 2) {
+		/* the prefix "FILE:LINE:COL" ends 2 bytes before the level: take the numbers */
+		const char *q = end - 2, *col_start, *line_start;
+
+		while (q > p && q[-1] >= '0' && q[-1] <= '9')
+			q--;
+		col_start = q;
+		if (col_start < end - 2 && q > p + 1 && q[-1] == ':') {
+			q--;
+			while (q > p && q[-1] >= '0' && q[-1] <= '9')
+				q--;
+			line_start = q;
+			if (line_start < col_start - 1 && q > p && q[-1] == ':')
+				*ret_line = (uint32_t)strtoul(line_start, NULL, 10);
+		}
+	}
+	if (what && *what && strncmp(text, what, strlen(what)) == 0 &&
+	    strncmp(text + strlen(what), ": ", 2) == 0)
+		text += strlen(what) + 2;
+	return text;
+}
+
+int eg_analyze_add_diag(struct eg_analyze *a, const struct eg_resource *r, const struct eg_diag *d)
+{
+	const char *p = eg_diag_text(d);
+	int ret = 0;
+
+	while (*p && ret == 0) {
+		size_t l = strcspn(p, "\n");
+		char *line = eg_strndup(p, l);
+		const char *text;
+		uint32_t lineno;
+		bool warning;
+
+		if (!line)
+			return -ENOMEM;
+		text = split_diag_line(line, r->what, &lineno, &warning);
+		if (!text) {
+			ret = eg_analyze_add_schema(a, r, false, 0, line);
+		} else if (!warning) {
+			ret = eg_analyze_add_schema(a, r, false, lineno, text);
+		} else {
+			/* "PATH: message" (a path has no spaces): the message decides the code */
+			const char *colon = strstr(text, ": ");
+			bool path = colon && memchr(text, ' ', (size_t)(colon - text)) == NULL;
+
+			ret = add_warning(a, r, lineno, text, path ? colon + 2 : text);
+		}
+		free(line);
+		p += l;
+		if (*p == '\n')
+			p++;
+	}
+	return ret;
+}
+
 /* --- small helpers over nodes --- */
 
 static bool streq(const char *a, const char *b)
@@ -343,8 +448,7 @@ struct workload {
 struct mesh {
 	const struct eg_resource *cm;
 	const struct eg_node *at; /* data.mesh */
-	struct eg_node **docs;    /* parsed data.mesh (owned) */
-	size_t ndocs;
+	struct eg_node *root;     /* the MeshConfig (owned); positions in the ConfigMap's file */
 };
 
 struct ctx {
@@ -360,6 +464,7 @@ struct ctx {
 	size_t nwl;
 	struct mesh mesh[MAX_MESH];
 	size_t nmesh;
+	bool mesh_seen;  /* a MeshConfig ConfigMap exists (valid or not) */
 	bool auto_alloc; /* MeshConfig has DNS capture with address auto-allocation */
 };
 
@@ -702,48 +807,33 @@ static void build_workloads(struct ctx *c)
 	}
 }
 
-/* Parses the MeshConfig of every ConfigMap Istio reads it from: AKS keeps it in
- * istio-shared-configmap-<revision> (aks-istio-system), upstream Istio in istio
- * (istio-system); both under data.mesh. */
+/* The MeshConfig of every ConfigMap Istio reads it from (model/meshconfig.c): AKS keeps it
+ * in istio-shared-configmap-<revision> (aks-istio-system), upstream Istio in istio
+ * (istio-system). One that does not parse is left out: the ConfigMap's webhook rules,
+ * run by eg_analyze_run, report why (IST0106). */
 static void load_mesh_configs(struct ctx *c)
 {
 	for (size_t i = 0; i < c->cm.n && c->nmesh < MAX_MESH; i++) {
 		const struct eg_resource *cm = c->cm.v[i];
 		struct mesh *m = &c->mesh[c->nmesh];
-		const struct eg_node *mesh = eg_node_get(eg_node_get(cm->root, "data"), "mesh");
-		const char *text = scalar(mesh);
 		struct eg_diag d;
 		int r;
 
-		if (!((streq(cm->ns, "aks-istio-system") &&
-		       strncmp(cm->name, "istio-shared-configmap-", 23) == 0) ||
-		      (streq(cm->ns, "istio-system") && streq(cm->name, "istio"))))
+		if (!eg_meshconfig_is(cm, NULL))
 			continue;
-		memset(m, 0, sizeof(*m));
-		m->cm = cm;
-		m->at = mesh ? mesh : cm->root;
-		c->nmesh++;
-		if (!text)
-			continue;
+		c->mesh_seen = true;
 		eg_diag_init(&d);
-		r = eg_yaml_load(cm->file, text, strlen(text), &d, &m->docs, &m->ndocs);
-		if (r == -ENOMEM) {
-			nomem(c);
-		} else if (r < 0 || (m->ndocs && m->docs[0]->kind != EG_NODE_MAP)) {
-			const char *why = strstr(eg_diag_text(&d), "error: ");
-			size_t l = why ? strcspn(why + 7, "\n") : 0;
-
-			REPORT(c, C_IST0106, cm, m->at,
-			       "Schema validation error: data.mesh: not a valid MeshConfig%s%.*s",
-			       why ? ": " : " (a YAML map is expected)", (int)l, why ? why + 7 : "");
-		}
+		memset(m, 0, sizeof(*m));
+		r = eg_meshconfig_parse(cm, &m->root, &d);
 		eg_diag_done(&d);
+		if (r == -ENOMEM)
+			nomem(c);
+		if (r < 0)
+			continue;
+		m->cm = cm;
+		m->at = eg_node_path(cm->root, "data.mesh");
+		c->nmesh++;
 	}
-}
-
-static const struct eg_node *mesh_root(const struct mesh *m)
-{
-	return m->ndocs && m->docs[0]->kind == EG_NODE_MAP ? m->docs[0] : NULL;
 }
 
 static void ctx_done(struct ctx *c)
@@ -758,11 +848,8 @@ static void ctx_done(struct ctx *c)
 	for (size_t i = 0; i < c->nwl; i++)
 		rlist_done(&c->wl[i].gws);
 	free(c->wl);
-	for (size_t i = 0; i < c->nmesh; i++) {
-		for (size_t j = 0; j < c->mesh[i].ndocs; j++)
-			eg_node_free(c->mesh[i].docs[j]);
-		free(c->mesh[i].docs);
-	}
+	for (size_t i = 0; i < c->nmesh; i++)
+		eg_node_free(c->mesh[i].root);
 }
 
 /* --- VirtualService: gateways (IST0101 gateway, IST0132) --- */
@@ -1075,106 +1162,6 @@ static void check_mesh_host_conflicts(struct ctx *c)
 	free(v);
 }
 
-/* --- VirtualService: unreachable rules and ineffective matches (IST0130, IST0131) --- */
-
-/* Match equality as Istio's (JSON of the match, an HTTP match's name left out). */
-static bool match_equal(const struct eg_node *a, const struct eg_node *b, bool skip_name)
-{
-	size_t na = 0, nb = 0;
-
-	if (!skip_name || a->kind != EG_NODE_MAP || b->kind != EG_NODE_MAP)
-		return eg_node_equal(a, b);
-	for (size_t i = 0; i < a->n; i++) {
-		const struct eg_node *bv;
-
-		if (strcmp(a->k[i]->s, "name") == 0)
-			continue;
-		na++;
-		bv = eg_node_get(b, a->k[i]->s);
-		if (!bv || !eg_node_equal(a->v[i], bv))
-			return false;
-	}
-	for (size_t i = 0; i < b->n; i++)
-		nb += strcmp(b->k[i]->s, "name") != 0;
-	return na == nb;
-}
-
-/* Istio names a rule by its quoted name (HTTP) or "#index". */
-static void rule_name(const struct eg_node *node, size_t idx, bool http, char *buf, size_t len)
-{
-	const char *name = http ? map_str(node, "name") : NULL;
-
-	if (name && *name)
-		snprintf(buf, len, "\"%s\"", name);
-	else
-		snprintf(buf, len, "#%zu", idx);
-}
-
-static void check_unreachable(struct ctx *c, const struct eg_resource *vs,
-			      const struct eg_node *rules, bool http)
-{
-	ssize_t empty_at = -1;
-	char rn[160], mn[160], dn[160];
-
-	for (size_t i = 0; i < eg_node_len(rules); i++) {
-		const struct eg_node *rule = rules->v[i];
-		const struct eg_node *matches = eg_node_get(rule, "match");
-		size_t dups = 0;
-
-		rule_name(rule, i, http, rn, sizeof(rn));
-		if (!eg_node_len(matches)) {
-			if (empty_at >= 0)
-				REPORT(c, C_IST0130, vs, rule, "VirtualService rule %s not used (%s).", rn,
-				       "only the last rule can have no matches");
-			empty_at = (ssize_t)i;
-			continue;
-		}
-		if (empty_at >= 0) {
-			REPORT(c, C_IST0130, vs, rule, "VirtualService rule %s not used (%s).", rn,
-			       "route without matches defined before");
-			continue;
-		}
-		for (size_t j = 0; j < matches->n; j++) {
-			bool dup = false;
-
-			/* the first earlier rule holding an equal match */
-			for (size_t pi = 0; pi < i && !dup; pi++) {
-				const struct eg_node *pm = eg_node_get(rules->v[pi], "match");
-
-				for (size_t pj = 0; pj < eg_node_len(pm) && !dup; pj++) {
-					if (!match_equal(matches->v[j], pm->v[pj], http))
-						continue;
-					dup = true;
-					rule_name(matches->v[j], j, http, mn, sizeof(mn));
-					rule_name(rules->v[pi], pi, http, dn, sizeof(dn));
-					REPORT(c, C_IST0131, vs, matches->v[j],
-					       "VirtualService rule %s match %s is not used (duplicate/overlapping match in rule %s).",
-					       rn, mn, dn);
-				}
-			}
-			for (size_t pj = 0; pj < j && !dup; pj++) {
-				if (!match_equal(matches->v[j], matches->v[pj], http))
-					continue;
-				dup = true;
-				rule_name(matches->v[j], j, http, mn, sizeof(mn));
-				REPORT(c, C_IST0131, vs, matches->v[j],
-				       "VirtualService rule %s match %s is not used (duplicate/overlapping match in rule %s).",
-				       rn, mn, rn);
-			}
-			dups += dup;
-		}
-		if (dups == matches->n)
-			REPORT(c, C_IST0130, vs, rule, "VirtualService rule %s not used (%s).", rn,
-			       "all matches used by prior rules");
-	}
-}
-
-static void check_vs_rules(struct ctx *c, const struct eg_resource *vs)
-{
-	for (size_t k = 0; k < EG_ARRAY_SIZE(route_kinds); k++)
-		check_unreachable(c, vs, eg_node_get(spec_of(vs), route_kinds[k]), k == 0);
-}
-
 /* --- DestinationRule: TLS without a CA (IST0128, IST0129) ---
  * egressd verifies an upstream certificate against the system trust store when
  * caCertificates is unset (SPEC.md §1.4, §2.5), so the server identity *is* checked: the
@@ -1470,19 +1457,16 @@ static void check_outbound_policy(struct ctx *c)
 {
 	for (size_t i = 0; i < c->nmesh; i++) {
 		const struct mesh *m = &c->mesh[i];
-		const struct eg_node *root = mesh_root(m);
-		const char *mode = eg_node_str(root, "outboundTrafficPolicy.mode");
+		const struct eg_node *mn = eg_node_path(m->root, "outboundTrafficPolicy.mode");
+		const char *mode = scalar(mn);
 
-		if (m->ndocs && !root)
-			continue; /* not a MeshConfig: reported as IST0106 */
 		if (streq(mode, "REGISTRY_ONLY"))
 			continue;
-		/* positions inside data.mesh are relative to the string: point at the key */
-		report(c, C_EGR0004, EG_ANALYZE_INFO, m->cm, m->at, true,
+		report(c, C_EGR0004, EG_ANALYZE_INFO, m->cm, mn ? mn : m->at, true,
 		       "Outbound traffic is not restricted: this MeshConfig sets outboundTrafficPolicy.mode to %s%s, so sidecars pass traffic for hosts outside the service registry straight out, around the egress gateway. Set outboundTrafficPolicy.mode: REGISTRY_ONLY.",
 		       mode ? mode : "ALLOW_ANY", mode ? "" : " (the default)");
 	}
-	if (!c->nmesh)
+	if (!c->mesh_seen)
 		report(c, C_EGR0004, EG_ANALYZE_INFO, NULL, NULL, true,
 		       "Outbound traffic is not restricted: no MeshConfig found (ConfigMap istio-shared-configmap-<revision> in aks-istio-system, key mesh), so outboundTrafficPolicy.mode is ALLOW_ANY and sidecars pass traffic for hosts outside the service registry straight out, around the egress gateway. Set outboundTrafficPolicy.mode: REGISTRY_ONLY.");
 	for (size_t i = 0; i < c->sc.n; i++) {
@@ -1953,18 +1937,31 @@ int eg_analyze_run(struct eg_analyze *a, const struct eg_resource_set *set,
 	build_workloads(&c);
 	load_mesh_configs(&c);
 	for (size_t i = 0; i < c.nmesh; i++) {
-		const struct eg_node *pm = eg_node_path(mesh_root(&c.mesh[i]), "defaultConfig.proxyMetadata");
+		const struct eg_node *pm = eg_node_path(c.mesh[i].root, "defaultConfig.proxyMetadata");
 
 		if (streq(map_str(pm, "ISTIO_META_DNS_CAPTURE"), "true") &&
 		    streq(map_str(pm, "ISTIO_META_DNS_AUTO_ALLOCATE"), "true"))
 			c.auto_alloc = true;
+	}
+	/* the webhook rules again: store objects were checked when written, and their
+	 * warnings carry IST0130/IST0131 (Istio's analyzers take them from validation too) */
+	for (size_t i = 0; set && i < set->n; i++) {
+		const struct eg_resource *r = set->v[i];
+		struct eg_diag d;
+
+		if (!r->kind || !r->kind->validate)
+			continue;
+		eg_diag_init(&d);
+		r->kind->validate(r, &d);
+		if (eg_analyze_add_diag(a, r, &d) < 0)
+			nomem(&c);
+		eg_diag_done(&d);
 	}
 	if (c.err)
 		goto out;
 	for (size_t i = 0; i < c.vs.n; i++) {
 		check_vs_gateways(&c, c.vs.v[i]);
 		check_vs_destinations(&c, c.vs.v[i]);
-		check_vs_rules(&c, c.vs.v[i]);
 		check_egress_hops(&c, c.vs.v[i]);
 	}
 	check_mesh_host_conflicts(&c);

@@ -62,9 +62,16 @@ void eg_analyze_done(struct eg_analyze *a);
 int eg_analyze_add_schema(struct eg_analyze *a, const struct eg_resource *r, bool warning,
 			  uint32_t line, const char *text);
 
+/* Records every line of @d (diagnostics about @r, e.g. from validating it) as messages:
+ * errors IST0106; warnings IST0133, except those an analyzer reports under its own code
+ * (unreachable rules: IST0130/IST0131; TCP without addresses: left to IST0134).
+ * 0 or -ENOMEM. */
+int eg_analyze_add_diag(struct eg_analyze *a, const struct eg_resource *r, const struct eg_diag *d);
+
 /* Runs every analyzer over @set (validated objects). @raw (may be NULL) holds objects that
  * failed validation, kept unvalidated so that references to them resolve: they are never
- * analysed themselves. Then filters by @opts->ns, sorts and drops duplicates (also the
+ * analysed themselves. The webhook rules of every object of @set run again (their
+ * warnings become messages, see eg_analyze_add_diag). Then filters by @opts->ns, sorts and drops duplicates (also the
  * messages added before). 0 or -ENOMEM (the messages found so far are kept). */
 int eg_analyze_run(struct eg_analyze *a, const struct eg_resource_set *set,
 		   const struct eg_resource_set *raw, const struct eg_analyze_opts *opts);

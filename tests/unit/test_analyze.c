@@ -440,6 +440,73 @@ EG_TEST(raw_objects_resolve_references_only)
 	eg_resource_set_done(&raw);
 }
 
+EG_TEST(diag_lines_split)
+{
+	uint32_t line;
+	bool warning = false;
+	const char *t;
+
+	t = split_diag_line("a/b.yaml:12:7: error: VirtualService ns/v: spec.hosts[0]: bad",
+			    "VirtualService ns/v", &line, &warning);
+	EG_ASSERT_STR_EQ(t, "spec.hosts[0]: bad");
+	EG_ASSERT_EQ(line, 12);
+	EG_ASSERT(!warning);
+	t = split_diag_line("odd: name.yaml:3:1: warning: VirtualService ns/v: x: y", "VirtualService ns/v",
+			    &line, &warning);
+	EG_ASSERT_STR_EQ(t, "x: y");
+	EG_ASSERT_EQ(line, 3);
+	EG_ASSERT(warning);
+	t = split_diag_line("f.yaml: error: cannot read", NULL, &line, &warning);
+	EG_ASSERT_STR_EQ(t, "cannot read");
+	EG_ASSERT_EQ(line, 0);
+	t = split_diag_line("error: too many problems, the rest are not shown", "X", &line, &warning);
+	EG_ASSERT_STR_EQ(t, "too many problems, the rest are not shown");
+	EG_ASSERT(split_diag_line("no level here", "X", &line, &warning) == NULL);
+}
+
+EG_TEST(diag_warnings_map_to_codes)
+{
+	struct eg_analyze a;
+	struct eg_resource r = { 0 };
+	struct eg_node *root = eg_node_new_map();
+	struct eg_diag d;
+	struct eg_pos p0 = { "f.yaml", 5, 3 }, p1 = { "f.yaml", 9, 3 }, p2 = { "f.yaml", 11, 5 },
+		      p3 = { "f.yaml", 14, 1 };
+	struct eg_buf b = EG_BUF_INIT(1 << 16);
+
+	EG_ASSERT(root);
+	r.kind = &eg_kind_virtualservice;
+	r.root = root;
+	r.file = (char *)"f.yaml";
+	r.ns = "ns";
+	r.name = "v";
+	snprintf(r.what, sizeof(r.what), "VirtualService ns/v");
+	eg_diag_init(&d);
+	eg_diag_add(&d, EG_DIAG_WARNING, &p0, r.what, "spec.http[1]",
+		    "virtualService rule #1 not used (only the last rule can have no matches)");
+	eg_diag_add(&d, EG_DIAG_WARNING, &p1, r.what, "spec.http[2].match[0]",
+		    "virtualService rule #2 match #0 is not used (duplicate/overlapping match in rule #0)");
+	eg_diag_add(&d, EG_DIAG_WARNING, &p2, r.what, "spec.ports[0]",
+		    "addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled");
+	eg_diag_add(&d, EG_DIAG_WARNING, &p3, r.what, "spec.hosts[0]", "partial wildcard: *foo.com");
+	eg_diag_add(&d, EG_DIAG_ERROR, &p3, r.what, "spec", "total destination weight 0 != 100");
+	eg_analyze_init(&a);
+	EG_ASSERT_EQ(eg_analyze_add_diag(&a, &r, &d), 0);
+	EG_ASSERT_EQ(a.n, 4);
+	for (size_t i = 0; i < a.n; i++) {
+		(void)eg_analyze_format(&a.v[i], &b);
+		(void)eg_buf_putc(&b, '\n');
+	}
+	EG_ASSERT_CONTAINS(eg_buf_cstr(&b), "Warning [IST0130] (VirtualService ns/v f.yaml:5) VirtualService rule #1 not used (only the last rule can have no matches).\n");
+	EG_ASSERT_CONTAINS(eg_buf_cstr(&b), "Info [IST0131] (VirtualService ns/v f.yaml:9) VirtualService rule #2 match #0 is not used (duplicate/overlapping match in rule #0).\n");
+	EG_ASSERT_CONTAINS(eg_buf_cstr(&b), "Warning [IST0133] (VirtualService ns/v f.yaml:14) Schema validation warning: spec.hosts[0]: partial wildcard: *foo.com\n");
+	EG_ASSERT_CONTAINS(eg_buf_cstr(&b), "Error [IST0106] (VirtualService ns/v f.yaml:14) Schema validation error: spec: total destination weight 0 != 100\n");
+	eg_buf_done(&b);
+	eg_diag_done(&d);
+	eg_analyze_done(&a);
+	eg_node_free(root);
+}
+
 /* --- IST0101 --- */
 
 EG_TEST(ist0101_gateway_in_match)
@@ -521,8 +588,8 @@ EG_TEST(ist0101_export_to_hides_hosts)
 			      "  hosts: [a.example.com]\n"
 			      "  http:\n"
 			      "  - route:\n"
-			      "    - destination: {host: a.example.com}\n"
-			      "    - destination: {host: private.team-a.svc.cluster.local}\n"
+			      "    - {destination: {host: a.example.com}, weight: 50}\n"
+			      "    - {destination: {host: private.team-a.svc.cluster.local}, weight: 50}\n"
 			      "---\n"
 			      "apiVersion: networking.istio.io/v1\n"
 			      "kind: VirtualService\n"
@@ -531,8 +598,8 @@ EG_TEST(ist0101_export_to_hides_hosts)
 			      "  hosts: [a2.example.com]\n"
 			      "  http:\n"
 			      "  - route:\n"
-			      "    - destination: {host: a.example.com}\n"
-			      "    - destination: {host: private}\n");
+			      "    - {destination: {host: a.example.com}, weight: 50}\n"
+			      "    - {destination: {host: private}, weight: 50}\n");
 
 	EG_ASSERT_CONTAINS(out, "Referenced host not found: \"a.example.com\"");
 	EG_ASSERT_CONTAINS(out, "Referenced host not found: \"private.team-a.svc.cluster.local\"");
@@ -1023,7 +1090,8 @@ EG_TEST(egr0004_mesh_config)
 		  "kind: ConfigMap\n"
 		  "metadata: {name: istio, namespace: istio-system}\n"
 		  "data: {mesh: '[not, a, map]'}\n");
-	EG_ASSERT_CONTAINS(out, "Error [IST0106] (ConfigMap istio-system/istio t.yaml:4) Schema validation error: data.mesh: not a valid MeshConfig (a YAML map is expected)");
+	/* the ConfigMap's webhook rules say what is wrong; no "no MeshConfig found" on top */
+	EG_ASSERT_CONTAINS(out, "Error [IST0106] (ConfigMap istio-system/istio t.yaml:4) Schema validation error: data.mesh: ");
 	EG_ASSERT_EQ(count(out, "EGR0004"), 0);
 }
 

@@ -1,0 +1,444 @@
+/* src/ctl/analyze.c: `egressctl analyze`: istioctl analyze for egressd.
+ *
+ *   egressctl analyze [-A | -n NS] [-f FILE|DIR|- ...] [--output-threshold LEVEL]
+ *                     [--use-kube=false]
+ *
+ * Objects come from the -f inputs (each document parsed on its own, so that one invalid
+ * object becomes IST0106 messages instead of stopping the run). Messages go to stdout,
+ * the closing line to stderr, as istioctl does. Exit 0 when nothing is above Info, 1
+ * otherwise (or when an input could not be read), 2 for bad usage. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "ctl/ctl.h"
+#include "model/analyze.h"
+
+#define MAX_INPUTS 256  /* -f arguments */
+#define MAX_FILES  4096 /* files read in all */
+
+struct input {
+	struct eg_parse_opts po;
+	struct eg_resource_set files; /* valid objects of the -f inputs */
+	struct eg_resource_set raw;   /* objects that failed validation, unvalidated */
+	struct eg_resource_set dups;  /* objects given twice (kept for their messages) */
+	struct eg_analyze an;
+	struct eg_buf errors; /* problems that are not about one object (stderr) */
+	char *names[MAX_FILES]; /* file names the nodes point at (owned) */
+	size_t nnames;
+	unsigned unreadable; /* inputs or documents that could not be read at all */
+};
+
+/* Reads all of @fd into @b, up to the model's file limit (one byte more is read so the
+ * size check below can tell). */
+static int read_all(int fd, struct eg_buf *b)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (eg_buf_reserve(b, 65536) < 0)
+			return b->len > EG_MODEL_MAX_FILE_BYTES ? 0 : -ENOMEM;
+		n = read(fd, b->data + b->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+}
+
+static void input_error(struct input *in, const char *file, const char *fmt, ...) EG_PRINTF(3, 4);
+static void input_error(struct input *in, const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)eg_buf_printf(&in->errors, "%s: error: ", file);
+	va_start(ap, fmt);
+	(void)eg_buf_vprintf(&in->errors, fmt, ap);
+	va_end(ap);
+	(void)eg_buf_putc(&in->errors, '\n');
+	in->unreadable++;
+}
+
+/* An object that failed validation, kept as given so that references to it resolve.
+ * Takes @root. NULL when it is not even an object of a known kind with a name. */
+static struct eg_resource *make_raw(const struct input *in, const char *file, struct eg_node *root)
+{
+	const char *kind = eg_node_str(root, "kind");
+	struct eg_node *meta = eg_node_get(root, "metadata");
+	struct eg_resource *r;
+
+	if (!kind || root->kind != EG_NODE_MAP || !meta || meta->kind != EG_NODE_MAP ||
+	    !eg_node_str(meta, "name") || !(r = calloc(1, sizeof(*r)))) {
+		eg_node_free(root);
+		return NULL;
+	}
+	for (const struct eg_kind *const *k = eg_kinds; *k; k++)
+		if (strcmp((*k)->kind, kind) == 0)
+			r->kind = *k;
+	if (!r->kind || !(r->file = strdup(file)))
+		goto out_free;
+	r->root = root;
+	if (r->kind->namespaced && !eg_node_str(meta, "namespace") &&
+	    eg_node_map_set_str(meta, "namespace", in->po.default_ns) < 0)
+		goto out_free;
+	eg_resource_sync(r);
+	return r;
+out_free:
+	r->root = NULL;
+	eg_resource_free(r);
+	eg_node_free(root);
+	return NULL;
+}
+
+static const struct eg_resource *find_any(const struct input *in, const struct eg_resource *r)
+{
+	const struct eg_resource *o = eg_resource_set_find(&in->files, r->kind, r->ns, r->name);
+
+	return o ? o : eg_resource_set_find(&in->raw, r->kind, r->ns, r->name);
+}
+
+/* One object of an input: validated on its own. Takes @node. */
+static void load_object(struct input *in, const char *file, struct eg_node *node)
+{
+	struct eg_node *copy = eg_node_clone(node);
+	struct eg_resource *res = NULL, *raw;
+	const struct eg_resource *first;
+	struct eg_diag d;
+	int r;
+
+	eg_diag_init(&d);
+	r = eg_resource_from_node(file, node, &in->po, &res, &d);
+	if (r == 0) {
+		eg_node_free(copy);
+		first = find_any(in, res);
+		if (first) {
+			struct eg_buf b = EG_BUF_INIT(1024);
+
+			(void)eg_buf_printf(&b, "defined twice in the input (first at %s:%u)",
+					    first->file, first->root->pos.line);
+			if (eg_resource_set_add(&in->dups, res) < 0 ||
+			    eg_analyze_add_schema(&in->an, res, false, 0, eg_buf_cstr(&b)) < 0)
+				in->unreadable++;
+			eg_buf_done(&b);
+		} else if (eg_resource_set_add(&in->files, res) < 0) {
+			eg_resource_free(res);
+			in->unreadable++;
+		}
+		/* its warnings come back when analyze runs the webhook rules again */
+	} else if (copy && (raw = make_raw(in, file, copy))) {
+		if (find_any(in, raw) || eg_resource_set_add(&in->raw, raw) < 0) {
+			/* a second, invalid copy: report it without keeping it for lookups */
+			if (eg_resource_set_add(&in->dups, raw) < 0) {
+				eg_resource_free(raw);
+				raw = NULL;
+				in->unreadable++;
+			}
+		}
+		if (raw && eg_analyze_add_diag(&in->an, raw, &d) < 0)
+			in->unreadable++;
+	} else {
+		if (!copy)
+			(void)eg_buf_puts(&in->errors, "egressctl: error: out of memory\n");
+		(void)eg_buf_puts(&in->errors, eg_diag_text(&d));
+		in->unreadable++;
+	}
+	eg_diag_done(&d);
+}
+
+static void load_data(struct input *in, const char *file, const char *data, size_t len)
+{
+	struct eg_node **docs = NULL;
+	size_t ndocs = 0;
+	struct eg_diag d;
+
+	eg_diag_init(&d);
+	if (eg_yaml_load(file, data, len, &d, &docs, &ndocs) < 0) {
+		(void)eg_buf_puts(&in->errors, eg_diag_text(&d));
+		in->unreadable++;
+		eg_diag_done(&d);
+		return;
+	}
+	eg_diag_done(&d);
+	for (size_t i = 0; i < ndocs; i++) {
+		struct eg_node *items = eg_node_get(docs[i], "items");
+
+		const char *kind = eg_node_str(docs[i], "kind");
+
+		if (kind && strcmp(kind, "List") == 0 && items && items->kind == EG_NODE_SEQ) {
+			for (size_t j = 0; j < items->n; j++) {
+				load_object(in, file, items->v[j]);
+				items->v[j] = NULL;
+			}
+			items->n = 0;
+			eg_node_free(docs[i]);
+			continue;
+		}
+		load_object(in, file, docs[i]);
+	}
+	free(docs);
+}
+
+/* Keeps a copy of @path for the nodes to point at until the end of the run. */
+static const char *remember(struct input *in, const char *path)
+{
+	if (in->nnames == MAX_FILES) {
+		input_error(in, path, "too many input files (at most %d)", MAX_FILES);
+		return NULL;
+	}
+	if (!(in->names[in->nnames] = strdup(path))) {
+		input_error(in, path, "out of memory");
+		return NULL;
+	}
+	return in->names[in->nnames++];
+}
+
+static void load_fd(struct input *in, const char *path, int fd)
+{
+	struct eg_buf b = EG_BUF_INIT(EG_MODEL_MAX_FILE_BYTES + 65536);
+	const char *file = remember(in, path);
+	int r;
+
+	if (!file)
+		return;
+	r = read_all(fd, &b);
+	if (r < 0)
+		input_error(in, file, "cannot read: %s", strerror(-r));
+	else
+		load_data(in, file, eg_buf_cstr(&b), b.len);
+	eg_buf_done(&b);
+}
+
+static void load_file(struct input *in, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		input_error(in, path, "cannot open: %s", strerror(errno));
+		return;
+	}
+	load_fd(in, path, fd);
+	close(fd);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool yaml_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return n[0] != '.' && ((l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
+			       (l > 4 && strcmp(n + l - 4, ".yml") == 0) ||
+			       (l > 5 && strcmp(n + l - 5, ".json") == 0));
+}
+
+/* Every .yaml, .yml and .json file of @path, in name order (not recursive, as kubectl). */
+static void load_dir(struct input *in, const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!dir) {
+		input_error(in, path, "cannot open: %s", strerror(errno));
+		return;
+	}
+	while ((e = readdir(dir)) && n < MAX_FILES) {
+		size_t l;
+
+		if (!yaml_name(e->d_name))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap ? cap * 2 : 16) * sizeof(*nn));
+
+			if (!nn)
+				break;
+			names = nn;
+			cap = cap ? cap * 2 : 16;
+		}
+		l = strlen(path) + strlen(e->d_name) + 2;
+		if (!(names[n] = malloc(l)))
+			break;
+		snprintf(names[n++], l, "%s/%s", path, e->d_name);
+	}
+	if (e)
+		input_error(in, path, "cannot list every file (out of memory or more than %d)",
+			    MAX_FILES);
+	closedir(dir);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		load_file(in, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void load_path(struct input *in, const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		load_fd(in, "<stdin>", STDIN_FILENO);
+	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		load_dir(in, path);
+	else
+		load_file(in, path);
+}
+
+static void input_done(struct input *in)
+{
+	eg_analyze_done(&in->an);
+	eg_resource_set_done(&in->files);
+	eg_resource_set_done(&in->raw);
+	eg_resource_set_done(&in->dups);
+	eg_buf_done(&in->errors);
+	for (size_t i = 0; i < in->nnames; i++)
+		free(in->names[i]);
+}
+
+int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "filename", required_argument, NULL, 'f' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "all-namespaces", no_argument, NULL, 'A' },
+		{ "output-threshold", required_argument, NULL, 't' },
+		{ "use-kube", optional_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *paths[MAX_INPUTS];
+	size_t npaths = 0;
+	const char *ns = NULL;
+	bool all = false;
+	enum eg_analyze_level threshold = EG_ANALYZE_INFO;
+	struct eg_analyze_opts ao = { NULL };
+	struct input *in;
+	struct eg_buf line = EG_BUF_INIT(1u << 20);
+	size_t shown = 0, above_info = 0;
+	char target[300];
+	int c, ret;
+
+	if (eg_ctl_help(ctl, "analyze", argc, argv))
+		return EG_EXIT_OK;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:n:A", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (npaths == MAX_INPUTS) {
+				eg_ctl_err("too many -f arguments (at most %d)", MAX_INPUTS);
+				return EG_EXIT_USAGE;
+			}
+			paths[npaths++] = optarg;
+			break;
+		case 'n':
+			ns = optarg;
+			break;
+		case 'A':
+			all = true;
+			break;
+		case 't':
+			if (eg_analyze_parse_level(optarg, &threshold) < 0) {
+				eg_ctl_err("--output-threshold: \"%s\" is not one of Info, Warning, Error",
+					   optarg);
+				return EG_EXIT_USAGE;
+			}
+			break;
+		case 'k':
+			/* the store is not read yet (docs/reference/analyze.md): accepted for
+			 * istioctl's command lines, which pass --use-kube=false for files */
+			if (optarg && strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
+				eg_ctl_err("--use-kube: expected true or false, got \"%s\"", optarg);
+				return EG_EXIT_USAGE;
+			}
+			break;
+		default:
+			return eg_ctl_usage(ctl, "analyze");
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (npaths == MAX_INPUTS) {
+			eg_ctl_err("too many inputs (at most %d)", MAX_INPUTS);
+			return EG_EXIT_USAGE;
+		}
+		paths[npaths++] = argv[optind];
+	}
+	if (all && ns) {
+		eg_ctl_err("-A and -n cannot be used together");
+		return eg_ctl_usage(ctl, "analyze");
+	}
+	if (ns && !eg_is_dns1123_label(ns)) {
+		eg_ctl_err("-n: \"%s\" is not a valid namespace name", ns);
+		return EG_EXIT_USAGE;
+	}
+	if (!npaths) {
+		eg_ctl_err("nothing to analyze: give -f FILE|DIR|- (reading the store is not supported yet)");
+		return eg_ctl_usage(ctl, "analyze");
+	}
+	if (!(in = calloc(1, sizeof(*in)))) {
+		eg_ctl_err("out of memory");
+		return EG_EXIT_REFUSED;
+	}
+	in->po.default_ns = ns ? ns : "default";
+	eg_resource_set_init(&in->files);
+	eg_resource_set_init(&in->raw);
+	eg_resource_set_init(&in->dups);
+	eg_analyze_init(&in->an);
+	eg_buf_init(&in->errors, 1u << 20);
+	for (size_t i = 0; i < npaths; i++)
+		load_path(in, paths[i]);
+	ao.ns = all ? NULL : in->po.default_ns;
+	if (eg_analyze_run(&in->an, &in->files, &in->raw, &ao) < 0) {
+		(void)eg_buf_puts(&in->errors, "egressctl: error: out of memory: analysis incomplete\n");
+		in->unreadable++;
+	}
+	fputs(eg_buf_cstr(&in->errors), stderr);
+	for (size_t i = 0; i < in->an.n; i++) {
+		const struct eg_analyze_msg *m = &in->an.v[i];
+
+		above_info += m->level < EG_ANALYZE_INFO;
+		if (m->level > threshold)
+			continue;
+		eg_buf_done(&line);
+		if (eg_analyze_format(m, &line) == 0)
+			puts(eg_buf_cstr(&line));
+		shown++;
+	}
+	if (in->an.dropped)
+		printf("... %zu more messages not shown\n", in->an.dropped);
+	fflush(stdout);
+	if (all)
+		snprintf(target, sizeof(target), "all namespaces");
+	else
+		snprintf(target, sizeof(target), "namespace: %s", in->po.default_ns);
+	if (above_info || in->an.dropped) {
+		fprintf(stderr, "Error: Analyzers found issues when analyzing %s.\n", target);
+		ret = EG_EXIT_REFUSED;
+	} else if (in->unreadable) {
+		fprintf(stderr, "Error: some input could not be read, so the analysis of %s is incomplete.\n",
+			target);
+		ret = EG_EXIT_REFUSED;
+	} else {
+		if (!shown)
+			fprintf(stderr, "\u2714 No validation issues found when analyzing %s.\n", target);
+		ret = EG_EXIT_OK;
+	}
+	eg_buf_done(&line);
+	input_done(in);
+	free(in);
+	return ret;
+}
