@@ -197,7 +197,7 @@ bool index_put(struct eg_index *ix, const char *key, size_t klen, const void *va
 		struct eg_index_slot *s = &ix->slots[i];
 
 		if (!s->key) {
-			*s = (struct eg_index_slot){ h, key, klen, val };
+			*s = (struct eg_index_slot){h, key, klen, val};
 			ix->n++;
 			return true;
 		}
@@ -224,7 +224,7 @@ const void *index_get(const struct eg_index *ix, const char *key, size_t klen)
 }
 
 bool index_put_grow(struct arena *a, struct eg_index *ix, const char *key, size_t klen,
-		    const void *val)
+                    const void *val)
 {
 	size_t cap = ix->mask + 1;
 

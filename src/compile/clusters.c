@@ -8,7 +8,7 @@
 
 #include "compile/internal.h"
 
-#define NS_PER_S     1000000000LL
+#define NS_PER_S      1000000000LL
 #define U32_UNLIMITED 4294967295u
 
 /* Marks a cluster name that was asked for and cannot exist (unknown host, port or
@@ -27,28 +27,25 @@ const char *cc_cluster_name(struct cc *c, uint16_t port, const char *subset, con
 
 /* --- DestinationRule lookup --- */
 
-static void dr_add(struct cc *c, struct eg_index *ix, const char *host,
-		   const struct eg_resource *r)
+static void dr_add(struct cc *c, struct eg_index *ix, const char *host, const struct eg_resource *r)
 {
 	struct drs *l = (struct drs *)index_get(ix, host, strlen(host));
 
 	if (!l) {
 		l = arena_alloc(&c->tmp, sizeof(*l));
-		if (!l || !index_put(ix, host, strlen(host), l))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!l || !index_put(ix, host, strlen(host), l)) {
+			cc_nomem(c);
+			return;
+		}
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 2;
 		const struct eg_resource **v = arena_alloc(&c->tmp, cap * sizeof(*v));
 
-		if (!v)
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!v) {
+			cc_nomem(c);
+			return;
+		}
 		if (l->n)
 			memcpy(v, l->v, l->n * sizeof(*v));
 		l->v = v;
@@ -57,54 +54,74 @@ static void dr_add(struct cc *c, struct eg_index *ix, const char *host,
 	l->v[l->n++] = r;
 }
 
+/* The index key of a DR host: the FQDN as written when already lower case (it lives as
+ * long as the compile), else a scratch copy; short names expanded with @ns. */
+static const char *host_key(struct cc *c, const char *host, const char *ns)
+{
+	if (!strchr(host, '.') && strcmp(host, "*") != 0)
+		return arena_lower(&c->tmp, arena_printf(&c->tmp, "%s.%s.svc.%s", host, ns,
+							 c->domain_suffix));
+	for (const char *p = host; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			return arena_lower(&c->tmp, host);
+	return host;
+}
+
+/* Every DestinationRule by host; exportTo and workloadSelector are checked when a cluster
+ * looks one up (dr_in), so a gateway pays for the few hosts its routes name. */
 void cc_index_drs(struct cc *c)
 {
 	c->dr_exact = index_new(&c->tmp, c->dr.n);
 	c->dr_wild = index_new(&c->tmp, c->dr.n);
-	if (!c->dr_exact || !c->dr_wild)
-		{
+	if (!c->dr_exact || !c->dr_wild) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t i = 0; i < c->dr.n && !c->err; i++) {
+		const struct eg_resource *r = c->dr.v[i];
+		const struct eg_node *h = eg_node_get(eg_node_get(r->root, "spec"), "host");
+		const char *host;
+
+		if (!h || h->kind != EG_NODE_SCALAR || !h->s || !*h->s)
+			continue;
+		if (!(host = host_key(c, h->s, r->ns))) {
 			cc_nomem(c);
 			return;
 		}
-	for (size_t i = 0; i < c->dr.n && !c->err; i++) {
-		const struct eg_resource *r = c->dr.v[i];
-		const struct eg_node *sel = eg_node_path(r->root, "spec.workloadSelector.matchLabels");
-		const char *host = eg_node_str(r->root, "spec.host");
-
-		if (!host || !cc_visible_exported(c, r, "spec.exportTo"))
-			continue;
-		/* a DR with a workloadSelector applies only to its namespace's matching pods */
-		if (eg_node_len(sel) && (strcmp(r->ns, c->ns) != 0 || !cc_labels_match(c, sel)))
-			continue;
-		host = cc_expand_host(c, host, r->ns);
-		if (!host)
-			{
-				cc_nomem(c);
-				return;
-			}
 		dr_add(c, host[0] == '*' ? c->dr_wild : c->dr_exact, host, r);
 	}
 }
 
-static const struct eg_resource *dr_in(const struct drs *l, const char *ns)
+/* Whether DR @r applies here: exported to the proxy's namespace, and a workloadSelector
+ * (only in the proxy's namespace) matching its labels. */
+static bool dr_applies(struct cc *c, const struct eg_resource *r)
+{
+	const struct eg_node *sel = eg_node_path(r->root, "spec.workloadSelector.matchLabels");
+
+	if (eg_node_len(sel) && (strcmp(r->ns, c->ns) != 0 || !cc_labels_match(c, sel)))
+		return false;
+	return cc_visible_exported(c, r, "spec.exportTo");
+}
+
+static const struct eg_resource *dr_in(struct cc *c, const struct drs *l, const char *ns)
 {
 	for (size_t i = 0; l && i < l->n; i++)
-		if (strcmp(l->v[i]->ns, ns) == 0)
+		if (strcmp(l->v[i]->ns, ns) == 0 && dr_applies(c, l->v[i]))
 			return l->v[i];
 	return NULL;
 }
 
 /* The most specific DR host (exact, then the longest wildcard) in namespace @ns. */
-static const struct eg_resource *dr_in_ns(const struct cc *c, const char *host, const char *ns)
+static const struct eg_resource *dr_in_ns(struct cc *c, const char *host, const char *ns)
 {
-	const struct eg_resource *r = dr_in(index_get(c->dr_exact, host, strlen(host)), ns);
+	const struct eg_resource *r = dr_in(c, index_get(c->dr_exact, host, strlen(host)), ns);
 	char key[300];
 
 	if (r)
 		return r;
 	if (host[0] == '*') {
 		/* a wildcard service host: the same wildcard first */
-		if ((r = dr_in(index_get(c->dr_wild, host, strlen(host)), ns)))
+		if ((r = dr_in(c, index_get(c->dr_wild, host, strlen(host)), ns)))
 			return r;
 		host += 1;
 	}
@@ -113,15 +130,15 @@ static const struct eg_resource *dr_in_ns(const struct cc *c, const char *host, 
 
 		if (n < 0 || (size_t)n >= sizeof(key))
 			continue;
-		if ((r = dr_in(index_get(c->dr_wild, key, (size_t)n), ns)))
+		if ((r = dr_in(c, index_get(c->dr_wild, key, (size_t)n), ns)))
 			return r;
 	}
-	return dr_in(index_get(c->dr_wild, "*", 1), ns);
+	return dr_in(c, index_get(c->dr_wild, "*", 1), ns);
 }
 
 /* Istio's order: a DR in the proxy's namespace, then in the service's, then in the root
  * namespace (each only when exported to the proxy). */
-static const struct eg_resource *dr_for(const struct cc *c, const char *host, const char *svc_ns)
+static const struct eg_resource *dr_for(struct cc *c, const char *host, const char *svc_ns)
 {
 	const struct eg_resource *r = dr_in_ns(c, host, c->ns);
 
@@ -181,8 +198,8 @@ static void override(const struct eg_node *policy, struct tp *t)
 		t->tls = n;
 }
 
-static void merged_policy(const struct eg_resource *dr, const struct eg_node *subset,
-			  uint16_t port, struct tp *t)
+static void merged_policy(const struct eg_resource *dr, const struct eg_node *subset, uint16_t port,
+                          struct tp *t)
 {
 	const struct eg_node *top = dr ? eg_node_path(dr->root, "spec.trafficPolicy") : NULL;
 	const struct eg_node *sub = subset ? eg_node_get(subset, "trafficPolicy") : NULL;
@@ -253,7 +270,7 @@ static void apply_pool(struct cc *c, struct eg_cluster *k, const struct eg_node 
 	p->max_retries = u32_or(http, "maxRetries", U32_UNLIMITED);
 	p->connect_timeout_ns = node_duration(tcp, "connectTimeout", c->connect_timeout_ns);
 	p->idle_timeout_ns = node_duration(http, "idleTimeout",
-					   node_duration(tcp, "idleTimeout", 3600 * NS_PER_S));
+	                                   node_duration(tcp, "idleTimeout", 3600 * NS_PER_S));
 	p->max_connection_duration_ns = node_duration(tcp, "maxConnectionDuration", 0);
 	p->h2_upgrade_policy = h2 ? arena_str(c->sa, h2) : "DEFAULT";
 	if (ka) {
@@ -273,10 +290,10 @@ static void apply_outlier(struct eg_cluster *k, const struct eg_node *o)
 	x->enabled = true;
 	x->consecutive_5xx = u32_or(o, "consecutive5xxErrors", 5);
 	x->consecutive_gateway_errors =
-		u32_or(o, "consecutiveGatewayErrors", u32_or(o, "consecutiveErrors", 0));
+	        u32_or(o, "consecutiveGatewayErrors", u32_or(o, "consecutiveErrors", 0));
 	x->consecutive_local_origin_failures = u32_or(o, "consecutiveLocalOriginFailures", 5);
 	x->split_external_local_origin_errors =
-		eg_node_bool(o, "splitExternalLocalOriginErrors", false);
+	        eg_node_bool(o, "splitExternalLocalOriginErrors", false);
 	x->interval_ns = node_duration(o, "interval", 10 * NS_PER_S);
 	x->base_ejection_time_ns = node_duration(o, "baseEjectionTime", 30 * NS_PER_S);
 	x->max_ejection_percent = u32_or(o, "maxEjectionPercent", 10);
@@ -285,8 +302,8 @@ static void apply_outlier(struct eg_cluster *k, const struct eg_node *o)
 
 /* egressd speaks HTTP/1.1 upstream (an http2-named port included), so its mTLS offers
  * Istio's HTTP/1.1 list; opaque TCP offers the peer-exchange one. */
-static const char *const alpn_istio_http11[] = { "istio-http/1.1", "istio", "http/1.1" };
-static const char *const alpn_istio_tcp[] = { "istio-peer-exchange", "istio" };
+static const char *const alpn_istio_http11[] = {"istio-http/1.1", "istio", "http/1.1"};
+static const char *const alpn_istio_tcp[] = {"istio-peer-exchange", "istio"};
 
 static const char *const *str_list(struct cc *c, const struct eg_node *l, size_t *ret_n)
 {
@@ -305,7 +322,7 @@ static const char *const *str_list(struct cc *c, const struct eg_node *l, size_t
 }
 
 static void apply_tls(struct cc *c, struct eg_cluster *k, const struct svc *s,
-		      const struct eg_node *tls)
+                      const struct eg_node *tls)
 {
 	struct eg_upstream_tls *t = &k->tls;
 	const char *mode = eg_node_str(tls, "mode");
@@ -314,11 +331,11 @@ static void apply_tls(struct cc *c, struct eg_cluster *k, const struct svc *s,
 	t->mode = EG_UPSTREAM_TLS_DISABLE;
 	if (!mode || strcmp(mode, "DISABLE") == 0)
 		return;
-	t->mode = strcmp(mode, "SIMPLE") == 0	 ? EG_UPSTREAM_TLS_SIMPLE
-		  : strcmp(mode, "MUTUAL") == 0 ? EG_UPSTREAM_TLS_MUTUAL
-						 : EG_UPSTREAM_TLS_ISTIO_MUTUAL;
-	t->subject_alt_names = str_list(c, eg_node_get(tls, "subjectAltNames"),
-					&t->nsubject_alt_names);
+	t->mode = strcmp(mode, "SIMPLE") == 0   ? EG_UPSTREAM_TLS_SIMPLE
+	          : strcmp(mode, "MUTUAL") == 0 ? EG_UPSTREAM_TLS_MUTUAL
+	                                        : EG_UPSTREAM_TLS_ISTIO_MUTUAL;
+	t->subject_alt_names =
+	        str_list(c, eg_node_get(tls, "subjectAltNames"), &t->nsubject_alt_names);
 	t->ca_certificates = arena_str(c->sa, eg_node_str(tls, "caCertificates"));
 	t->client_certificate = arena_str(c->sa, eg_node_str(tls, "clientCertificate"));
 	t->private_key = arena_str(c->sa, eg_node_str(tls, "privateKey"));
@@ -330,7 +347,7 @@ static void apply_tls(struct cc *c, struct eg_cluster *k, const struct svc *s,
 		/* Istio's default SNI names the cluster; the mesh identities are the SANs */
 		if (!t->sni)
 			t->sni = arena_printf(c->sa, "outbound_.%u_.%s_.%s", k->port, k->subset,
-					      k->host);
+			                      k->host);
 		if (!t->nsubject_alt_names && s && (s->nsas || s->nsans)) {
 			const char **v = arena_alloc(c->sa, (s->nsas + s->nsans) * sizeof(*v));
 			size_t n = 0;
@@ -339,7 +356,7 @@ static void apply_tls(struct cc *c, struct eg_cluster *k, const struct svc *s,
 				v[n++] = s->sans[i];
 			for (size_t i = 0; v && i < s->nsas; i++)
 				v[n++] = arena_printf(c->sa, "spiffe://%s/ns/%s/sa/%s",
-						      c->s->id.trust_domain, s->ns, s->sas[i]);
+				                      c->s->id.trust_domain, s->ns, s->sas[i]);
 			t->subject_alt_names = v;
 			t->nsubject_alt_names = v ? n : 0;
 		}
@@ -394,7 +411,7 @@ static const struct eg_label *ep_labels(struct cc *c, const struct eg_node *l, s
 }
 
 static void endpoints(struct cc *c, struct eg_cluster *k, const struct svc *s,
-		      const struct svc_port *sp, const struct eg_node *subset)
+                      const struct svc_port *sp, const struct eg_node *subset)
 {
 	struct vec v = VEC_INIT(struct eg_endpoint);
 
@@ -408,11 +425,10 @@ static void endpoints(struct cc *c, struct eg_cluster *k, const struct svc *s,
 		/* a ServiceEntry endpoint may map the port name to its own port */
 		if (e->ports && sp->name)
 			port = eg_node_int(e->ports, sp->name, port);
-		if (!(o = vec_push(&c->tmp, &v)))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!(o = vec_push(&c->tmp, &v))) {
+			cc_nomem(c);
+			return;
+		}
 		o->address = e->address;
 		o->port = (uint16_t)port;
 		o->weight = e->weight ? e->weight : 1;
@@ -422,11 +438,10 @@ static void endpoints(struct cc *c, struct eg_cluster *k, const struct svc *s,
 	if (!v.n && s->k8s && s->naddresses && !s->external_name) {
 		struct eg_endpoint *o = vec_push(&c->tmp, &v);
 
-		if (!o)
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!o) {
+			cc_nomem(c);
+			return;
+		}
 		o->address = s->addresses[0];
 		o->port = sp->number;
 		o->weight = 1;
@@ -436,7 +451,7 @@ static void endpoints(struct cc *c, struct eg_cluster *k, const struct svc *s,
 }
 
 static void discovery(struct cc *c, struct eg_cluster *k, const struct svc *s,
-		      const struct svc_port *sp, const struct eg_node *subset)
+                      const struct svc_port *sp, const struct eg_node *subset)
 {
 	struct eg_endpoint *e;
 
@@ -464,11 +479,10 @@ static void discovery(struct cc *c, struct eg_cluster *k, const struct svc *s,
 	case RES_DNS:
 	case RES_DNS_RR:
 		k->type = s->resolution == RES_DNS ? EG_CLUSTER_STRICT_DNS : EG_CLUSTER_LOGICAL_DNS;
-		if (s->neps)
-			{
-				endpoints(c, k, s, sp, subset);
-				return;
-			}
+		if (s->neps) {
+			endpoints(c, k, s, sp, subset);
+			return;
+		}
 		if (s->host[0] == '*') {
 			/* nothing to resolve for a wildcard: forward to the original destination */
 			k->type = EG_CLUSTER_ORIGINAL_DST;
@@ -482,11 +496,10 @@ static void discovery(struct cc *c, struct eg_cluster *k, const struct svc *s,
 	return;
 host_endpoint:
 	e = arena_alloc(c->sa, sizeof(*e));
-	if (!e)
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!e) {
+		cc_nomem(c);
+		return;
+	}
 	e->address = s->k8s ? s->external_name : s->host;
 	e->port = sp->target;
 	e->weight = 1;
@@ -519,7 +532,7 @@ static bool remember(struct cc *c, const char *name, const struct eg_cluster *k)
 }
 
 const struct eg_cluster *cc_cluster(struct cc *c, const char *host, const char *subset,
-				    uint16_t port)
+                                    uint16_t port)
 {
 	const char *name = cc_cluster_name(c, port, subset, host);
 	const struct eg_cluster *have;
@@ -530,11 +543,10 @@ const struct eg_cluster *cc_cluster(struct cc *c, const char *host, const char *
 	struct eg_cluster *k;
 	struct tp t;
 
-	if (!name)
-		{
-			cc_nomem(c);
-			return NULL;
-		}
+	if (!name) {
+		cc_nomem(c);
+		return NULL;
+	}
 	have = c->cluster_names ? index_get(c->cluster_names, name, strlen(name)) : NULL;
 	if (have)
 		return have == &cc_missing ? NULL : have;
@@ -549,11 +561,10 @@ const struct eg_cluster *cc_cluster(struct cc *c, const char *host, const char *
 		remember(c, name, &cc_missing);
 		return NULL;
 	}
-	if (!(k = arena_alloc(c->sa, sizeof(*k))))
-		{
-			cc_nomem(c);
-			return NULL;
-		}
+	if (!(k = arena_alloc(c->sa, sizeof(*k)))) {
+		cc_nomem(c);
+		return NULL;
+	}
 	k->name = name;
 	k->host = s->host;
 	k->subset = arena_str(c->sa, subset ? subset : "");
@@ -580,16 +591,15 @@ const struct eg_cluster *cc_cluster(struct cc *c, const char *host, const char *
 
 void cc_special_clusters(struct cc *c)
 {
-	static const char *const names[] = { "BlackHoleCluster", "PassthroughCluster" };
+	static const char *const names[] = {"BlackHoleCluster", "PassthroughCluster"};
 
 	for (size_t i = 0; i < EG_ARRAY_SIZE(names); i++) {
 		struct eg_cluster *k = arena_alloc(c->sa, sizeof(*k));
 
-		if (!k)
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!k) {
+			cc_nomem(c);
+			return;
+		}
 		k->name = names[i];
 		k->host = "";
 		k->subset = "";
@@ -629,7 +639,7 @@ void cc_sidecar_clusters(struct cc *c)
 static int cluster_cmp(const void *a, const void *b)
 {
 	return strcmp((*(const struct eg_cluster *const *)a)->name,
-		      (*(const struct eg_cluster *const *)b)->name);
+	              (*(const struct eg_cluster *const *)b)->name);
 }
 
 int cc_finish_clusters(struct cc *c)
@@ -645,6 +655,6 @@ int cc_finish_clusters(struct cc *c)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nclusters; i++)
 		index_put(s->cluster_index, s->clusters[i]->name, strlen(s->clusters[i]->name),
-			  s->clusters[i]);
+		          s->clusters[i]);
 	return 0;
 }

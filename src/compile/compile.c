@@ -19,11 +19,11 @@ void cc_nomem(struct cc *c)
 		c->err = -ENOMEM;
 }
 
-void cc_warn(struct cc *c, const struct eg_resource *r, const struct eg_node *at,
-	     const char *path, const char *fmt, ...)
+void cc_warn(struct cc *c, const struct eg_resource *r, const struct eg_node *at, const char *path,
+             const char *fmt, ...)
 {
 	va_list ap;
-	struct eg_pos p = { NULL, 0, 0 };
+	struct eg_pos p = {NULL, 0, 0};
 
 	if (at)
 		p = at->pos;
@@ -74,7 +74,7 @@ int64_t node_duration(const struct eg_node *map, const char *key, int64_t def)
 
 enum eg_chain_proto proto_kind(const char *p)
 {
-	static const char *const http[] = { "HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB", NULL };
+	static const char *const http[] = {"HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB", NULL};
 
 	if (!p)
 		return EG_CHAIN_TCP;
@@ -147,9 +147,9 @@ const char *cc_expand_host(struct cc *c, const char *host, const char *ns)
 
 static const char *created(const struct eg_resource *r)
 {
-	const char *t = eg_node_str(r->root, "metadata.creationTimestamp");
+	const struct eg_node *t = eg_node_get(eg_node_get(r->root, "metadata"), "creationTimestamp");
 
-	return t ? t : "";
+	return t && t->kind == EG_NODE_SCALAR && t->s ? t->s : "";
 }
 
 /* Istio's precedence among objects of one kind: oldest first, then namespace, name. */
@@ -165,24 +165,54 @@ static int res_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
+/* The same order with the keys looked up once per object (sorting 10,000 objects would
+ * otherwise walk each one's metadata a few hundred thousand times). */
+struct keyed {
+	const char *created, *ns, *name;
+	const struct eg_resource *r;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int r = strcmp(x->created, y->created);
+
+	if (r)
+		return r;
+	r = strcmp(x->ns, y->ns);
+	return r ? r : strcmp(x->name, y->name);
+}
+
+static int sort_resources(struct cc *c, struct rlist *l)
+{
+	struct keyed *k;
+
+	if (l->n < 2)
+		return 0;
+	if (!(k = arena_alloc(&c->tmp, l->n * sizeof(*k))))
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		k[i] = (struct keyed){created(l->v[i]), l->v[i]->ns ? l->v[i]->ns : "",
+		                      l->v[i]->name, l->v[i]};
+	qsort(k, l->n, sizeof(*k), keyed_cmp);
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i] = k[i].r;
+	return 0;
+}
+
 static int bucket(struct cc *c)
 {
 	struct {
 		const char *kind;
 		struct rlist *l;
 	} map[] = {
-		{ "ServiceEntry", &c->se },
-		{ "VirtualService", &c->vs },
-		{ "DestinationRule", &c->dr },
-		{ "Gateway", &c->gw },
-		{ "Sidecar", &c->sc },
-		{ "Service", &c->svc },
-		{ "Deployment", &c->deploy },
-		{ "ConfigMap", &c->cm },
-		{ "Telemetry", &c->tel },
-		{ "StaticGatewayConfiguration", &c->sgc },
+	        {"ServiceEntry", &c->se},    {"VirtualService", &c->vs},
+	        {"DestinationRule", &c->dr}, {"Gateway", &c->gw},
+	        {"Sidecar", &c->sc},         {"Service", &c->svc},
+	        {"Deployment", &c->deploy},  {"ConfigMap", &c->cm},
+	        {"Telemetry", &c->tel},      {"StaticGatewayConfiguration", &c->sgc},
 	};
-	size_t counts[EG_ARRAY_SIZE(map)] = { 0 };
+	size_t counts[EG_ARRAY_SIZE(map)] = {0};
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < c->rs->n; i++) {
@@ -205,8 +235,8 @@ static int bucket(struct cc *c)
 		for (size_t k = 0; k < EG_ARRAY_SIZE(map); k++) {
 			if (counts[k] > EG_COMPILE_MAX_OBJECTS) {
 				eg_diag_add(c->d, EG_DIAG_ERROR, NULL, NULL, NULL,
-					    "%zu objects of kind %s, at most %u can be compiled",
-					    counts[k], map[k].kind, EG_COMPILE_MAX_OBJECTS);
+				            "%zu objects of kind %s, at most %u can be compiled",
+				            counts[k], map[k].kind, EG_COMPILE_MAX_OBJECTS);
 				return -E2BIG;
 			}
 			if (counts[k] &&
@@ -214,9 +244,14 @@ static int bucket(struct cc *c)
 				return -ENOMEM;
 		}
 	}
-	for (size_t k = 0; k < EG_ARRAY_SIZE(map); k++)
-		if (map[k].l->n)
-			qsort(map[k].l->v, map[k].l->n, sizeof(void *), res_cmp);
+	for (size_t k = 0; k < EG_ARRAY_SIZE(map); k++) {
+		/* a gateway looks at a few ServiceEntries: cc_service() orders the candidates
+		 * of a host when it is asked for, instead of sorting 10,000 here */
+		if (map[k].l == &c->se && c->who->role == EG_ROLE_GATEWAY)
+			continue;
+		if (sort_resources(c, map[k].l) < 0)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -260,7 +295,7 @@ static void mesh_load(struct cc *c, struct mesh *m, const char *rev)
 		cc_nomem(c);
 	else if (r < 0)
 		cc_warn(c, cm, eg_node_path(cm->root, "data.mesh"), "data.mesh",
-			"MeshConfig is not valid, using the defaults: %s", eg_diag_text(&tmp));
+		        "MeshConfig is not valid, using the defaults: %s", eg_diag_text(&tmp));
 	eg_diag_done(&tmp);
 	if (r < 0)
 		m->root = NULL;
@@ -276,7 +311,7 @@ static void mesh_free(struct mesh *m)
 /* --- visibility --- */
 
 static bool export_list_visible(const struct cc *c, const char *owner_ns, const char *const *v,
-				size_t n)
+                                size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(v[i], "*") == 0)
@@ -328,9 +363,9 @@ bool cc_visible_exported(const struct cc *c, const struct eg_resource *r, const 
 	} else {
 		l = eg_node_path(r->root, "spec.exportTo");
 		if (!eg_node_len(l))
-			l = strcmp(kind, "VirtualService") == 0	   ? c->exp_vs
+			l = strcmp(kind, "VirtualService") == 0    ? c->exp_vs
 			    : strcmp(kind, "DestinationRule") == 0 ? c->exp_dr
-								   : c->exp_svc;
+			                                           : c->exp_svc;
 	}
 	return !eg_node_len(l) || node_list_visible(c, r->ns, l);
 }
@@ -395,7 +430,7 @@ static int add_label(struct cc *c, struct vec *v, const char *k, const char *val
 	}
 	if (v->n >= EG_COMPILE_MAX_LABELS) {
 		eg_diag_add(c->d, EG_DIAG_ERROR, NULL, NULL, NULL,
-			    "the proxy has more than %u labels", EG_COMPILE_MAX_LABELS);
+		            "the proxy has more than %u labels", EG_COMPILE_MAX_LABELS);
 		return -E2BIG;
 	}
 	l = vec_push(c->sa, v);
@@ -438,12 +473,14 @@ static int identify(struct cc *c, const struct mesh *m, const char *rev)
 	int r;
 
 	if (!w->ns || !*w->ns) {
-		eg_diag_add(c->d, EG_DIAG_ERROR, NULL, NULL, NULL, "the proxy's namespace is required");
+		eg_diag_add(c->d, EG_DIAG_ERROR, NULL, NULL, NULL,
+		            "the proxy's namespace is required");
 		return -EINVAL;
 	}
 	if (w->role == EG_ROLE_GATEWAY && (!w->name || !*w->name)) {
-		eg_diag_add(c->d, EG_DIAG_ERROR, NULL, NULL, NULL,
-			    "a gateway proxy needs its name (the Deployment or the egress gateway)");
+		eg_diag_add(
+		        c->d, EG_DIAG_ERROR, NULL, NULL, NULL,
+		        "a gateway proxy needs its name (the Deployment or the egress gateway)");
 		return -EINVAL;
 	}
 	c->ns = arena_str(c->sa, w->ns);
@@ -461,7 +498,8 @@ static int identify(struct cc *c, const struct mesh *m, const char *rev)
 		const struct eg_node *tl = eg_node_path(dep->root, "spec.template.metadata.labels");
 
 		for (size_t i = 0; i < eg_node_len(tl); i++)
-			if ((r = add_label(c, &labels, tl->k[i]->s, tl->v[i]->s ? tl->v[i]->s : "")) < 0)
+			if ((r = add_label(c, &labels, tl->k[i]->s,
+			                   tl->v[i]->s ? tl->v[i]->s : "")) < 0)
 				return r;
 	}
 	for (size_t i = 0; i < w->nlabels; i++)
@@ -469,8 +507,9 @@ static int identify(struct cc *c, const struct mesh *m, const char *rev)
 			return r;
 	if (w->role == EG_ROLE_GATEWAY && !dep && !w->nlabels) {
 		eg_diag_add(c->d, EG_DIAG_WARNING, NULL, NULL, NULL,
-			    "no Deployment %s or %s-%s in namespace %s: assuming the pod labels istio=%s, app=%s",
-			    w->name, w->name, rev, w->ns, w->name, w->name);
+		            "no Deployment %s or %s-%s in namespace %s: assuming the pod labels "
+		            "istio=%s, app=%s",
+		            w->name, w->name, rev, w->ns, w->name, w->name);
 		if ((r = add_label(c, &labels, "istio", w->name)) < 0 ||
 		    (r = add_label(c, &labels, "app", w->name)) < 0)
 			return r;
@@ -493,7 +532,7 @@ static int identify(struct cc *c, const struct mesh *m, const char *rev)
 	else
 		id->service_account = arena_str(c->sa, dep ? dep_sa(dep) : "default");
 	id->spiffe_id = arena_printf(c->sa, "spiffe://%s/ns/%s/sa/%s", id->trust_domain, id->ns,
-				     id->service_account);
+	                             id->service_account);
 	return c->sa->failed ? -ENOMEM : 0;
 }
 
@@ -532,7 +571,7 @@ static void outbound_policy(struct cc *c, const struct mesh *m)
 	struct eg_outbound_policy *p = &c->s->policy;
 	const char *mode = m->root ? eg_node_str(m->root, "outboundTrafficPolicy.mode") : NULL;
 	const struct eg_node *otp =
-		c->sidecar ? eg_node_path(c->sidecar->root, "spec.outboundTrafficPolicy") : NULL;
+	        c->sidecar ? eg_node_path(c->sidecar->root, "spec.outboundTrafficPolicy") : NULL;
 
 	p->mode = EG_POLICY_ALLOW_ANY; /* MeshConfig's default */
 	p->source = "default";
@@ -541,8 +580,9 @@ static void outbound_policy(struct cc *c, const struct mesh *m)
 			p->mode = EG_POLICY_REGISTRY_ONLY;
 		else if (strcmp(mode, "ALLOW_ANY") != 0)
 			eg_diag_add(c->d, EG_DIAG_WARNING, NULL, NULL, "outboundTrafficPolicy.mode",
-				    "unknown MeshConfig outboundTrafficPolicy.mode \"%s\", using ALLOW_ANY",
-				    mode);
+			            "unknown MeshConfig outboundTrafficPolicy.mode \"%s\", using "
+			            "ALLOW_ANY",
+			            mode);
 		p->source = m->source;
 	}
 	if (otp) {
@@ -552,10 +592,11 @@ static void outbound_policy(struct cc *c, const struct mesh *m)
 		/* the proto's zero value is REGISTRY_ONLY: an outboundTrafficPolicy without a
 		 * mode restricts, as in Istio */
 		p->mode = smode && strcmp(smode, "ALLOW_ANY") == 0 ? EG_POLICY_ALLOW_ANY
-								   : EG_POLICY_REGISTRY_ONLY;
+		                                                   : EG_POLICY_REGISTRY_ONLY;
 		p->source = arena_printf(c->sa, "Sidecar %s/%s", c->sidecar->ns, c->sidecar->name);
 		if (ep && p->mode == EG_POLICY_ALLOW_ANY && eg_node_str(ep, "host")) {
-			const char *host = cc_expand_host(c, eg_node_str(ep, "host"), c->sidecar->ns);
+			const char *host =
+			        cc_expand_host(c, eg_node_str(ep, "host"), c->sidecar->ns);
 			const char *subset = eg_node_str(ep, "subset");
 			uint16_t port = (uint16_t)eg_node_int(ep, "port.number", 0);
 			const struct svc *s = cc_service(c, host);
@@ -564,10 +605,10 @@ static void outbound_policy(struct cc *c, const struct mesh *m)
 				port = s->ports[0].number;
 			if (!port) {
 				cc_warn(c, c->sidecar, ep, "spec.outboundTrafficPolicy.egressProxy",
-					"egressProxy needs port.number, ignoring it");
+				        "egressProxy needs port.number, ignoring it");
 			} else {
 				p->egress_proxy =
-					cc_cluster_name(c, port, subset ? subset : "", host);
+				        cc_cluster_name(c, port, subset ? subset : "", host);
 				(void)cc_cluster(c, host, subset ? subset : "", port);
 			}
 		}
@@ -582,9 +623,9 @@ static const char *k8s_port_protocol(const struct eg_node *port)
 		const char *prefix;
 		const char *proto;
 	} names[] = {
-		{ "http2", "HTTP2" }, { "https", "HTTPS" }, { "http", "HTTP" },	  { "grpc-web", "GRPC-WEB" },
-		{ "grpc", "GRPC" },   { "tls", "TLS" },	    { "tcp", "TCP" },	  { "mongo", "MONGO" },
-		{ "redis", "REDIS" }, { "mysql", "MYSQL" }, { "udp", "UDP" },
+	        {"http2", "HTTP2"}, {"https", "HTTPS"}, {"http", "HTTP"}, {"grpc-web", "GRPC-WEB"},
+	        {"grpc", "GRPC"},   {"tls", "TLS"},     {"tcp", "TCP"},   {"mongo", "MONGO"},
+	        {"redis", "REDIS"}, {"mysql", "MYSQL"}, {"udp", "UDP"},
 	};
 	const char *ap = eg_node_str(port, "appProtocol");
 	const char *name = eg_node_str(port, "name");
@@ -601,7 +642,8 @@ static const char *k8s_port_protocol(const struct eg_node *port)
 	for (size_t i = 0; i < EG_ARRAY_SIZE(names); i++) {
 		size_t l = strlen(names[i].prefix);
 
-		if (strncasecmp(name, names[i].prefix, l) == 0 && (name[l] == '\0' || name[l] == '-'))
+		if (strncasecmp(name, names[i].prefix, l) == 0 &&
+		    (name[l] == '\0' || name[l] == '-'))
 			return names[i].proto;
 	}
 	return "";
@@ -634,47 +676,98 @@ static bool sa_known(const struct svc *s, const char *sa)
 
 /* Pods of @ns whose labels match @selector: their Deployments give addresses (annotation),
  * labels and service accounts. @fixed: addresses set on the Service itself. */
+/* One Deployment's pod template, resolved once per compile. */
+struct pod {
+	const struct eg_node *labels;
+	const char *sa;
+	const char *addresses; /* EG_POD_ADDRESSES_ANNO */
+};
+
+struct pods {
+	struct pod *v;
+	size_t n, cap;
+};
+
+/* Deployments by namespace, so a Service looks only at its own namespace's pods. */
+static void index_pods(struct cc *c)
+{
+	if (!(c->pods_by_ns = index_new(&c->tmp, c->deploy.n))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t i = 0; i < c->deploy.n; i++) {
+		const struct eg_resource *dep = c->deploy.v[i];
+		struct pods *l = (struct pods *)index_get(c->pods_by_ns, dep->ns, strlen(dep->ns));
+
+		if (!l) {
+			if (!(l = arena_alloc(&c->tmp, sizeof(*l))) ||
+			    !index_put(c->pods_by_ns, dep->ns, strlen(dep->ns), l)) {
+				cc_nomem(c);
+				return;
+			}
+		}
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 4;
+			struct pod *v = arena_alloc(&c->tmp, cap * sizeof(*v));
+
+			if (!v) {
+				cc_nomem(c);
+				return;
+			}
+			if (l->n)
+				memcpy(v, l->v, l->n * sizeof(*v));
+			l->v = v;
+			l->cap = cap;
+		}
+		l->v[l->n++] = (struct pod){
+		        eg_node_path(dep->root, "spec.template.metadata.labels"),
+		        arena_str(c->sa, dep_sa(dep)),
+		        dep_annotation(dep, EG_POD_ADDRESSES_ANNO),
+		};
+	}
+}
+
+/* Pods of @ns whose labels match @selector: their Deployments give addresses (annotation),
+ * labels and service accounts. @fixed: addresses set on the Service itself. */
 static void add_pods(struct cc *c, struct svc *s, const char *ns, const struct eg_node *selector,
-		     const char *fixed)
+                     const char *fixed)
 {
 	struct vec eps = VEC_INIT(struct svc_ep);
 	struct vec sas = VEC_INIT(const char *);
 	const char *addr[MAX_POD_ADDRESSES];
 	const struct eg_node *first_labels = NULL;
+	const struct pods *l = index_get(c->pods_by_ns, ns, strlen(ns));
 	size_t n;
 
 	if (!eg_node_len(selector))
 		return;
-	for (size_t i = 0; i < c->deploy.n; i++) {
-		const struct eg_resource *dep = c->deploy.v[i];
-		const struct eg_node *tl = eg_node_path(dep->root, "spec.template.metadata.labels");
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct pod *p = &l->v[i];
 		const char **sa;
 
-		if (strcmp(dep->ns, ns) != 0 || !labels_match_node(selector, tl))
+		if (!labels_match_node(selector, p->labels))
 			continue;
 		if (!first_labels)
-			first_labels = tl;
-		if (!sa_known(s, dep_sa(dep)) && sas.n < 64 && (sa = vec_push(&c->tmp, &sas))) {
-			*sa = arena_str(c->sa, dep_sa(dep));
+			first_labels = p->labels;
+		if (!sa_known(s, p->sa) && sas.n < 64 && (sa = vec_push(&c->tmp, &sas))) {
+			*sa = p->sa;
 			s->sas = sas.v;
 			s->nsas = sas.n;
 		}
 		if (fixed)
 			continue;
-		n = split_addresses(c, dep_annotation(dep, EG_POD_ADDRESSES_ANNO), addr,
-				    MAX_POD_ADDRESSES);
+		n = split_addresses(c, p->addresses, addr, MAX_POD_ADDRESSES);
 		for (size_t j = 0; j < n; j++) {
 			struct svc_ep *e = vec_push(&c->tmp, &eps);
 
-			if (!e)
-				{
-					cc_nomem(c);
-					return;
-				}
+			if (!e) {
+				cc_nomem(c);
+				return;
+			}
 			e->address = addr[j];
-			e->labels = tl;
+			e->labels = p->labels;
 			e->weight = 1;
-			e->sa = dep_sa(dep);
+			e->sa = p->sa;
 		}
 	}
 	if (fixed) {
@@ -682,11 +775,10 @@ static void add_pods(struct cc *c, struct svc *s, const char *ns, const struct e
 		for (size_t j = 0; j < n; j++) {
 			struct svc_ep *e = vec_push(&c->tmp, &eps);
 
-			if (!e)
-				{
-					cc_nomem(c);
-					return;
-				}
+			if (!e) {
+				cc_nomem(c);
+				return;
+			}
 			e->address = addr[j];
 			e->labels = first_labels;
 			e->weight = 1;
@@ -733,14 +825,15 @@ static void registry_k8s(struct cc *c, struct vec *all)
 		if (!(s = new_svc(c, all)))
 			return;
 		s->host = arena_lower(c->sa, arena_printf(c->sa, "%s.%s.svc.%s", r->name, r->ns,
-							  c->domain_suffix));
+		                                          c->domain_suffix));
 		s->ns = arena_str(c->sa, r->ns);
 		s->res = r;
 		s->k8s = true;
 		s->mesh_internal = true;
 		s->resolution = RES_STATIC;
 		if (type && strcmp(type, "ExternalName") == 0) {
-			s->external_name = arena_str(c->sa, eg_node_str(r->root, "spec.externalName"));
+			s->external_name =
+			        arena_str(c->sa, eg_node_str(r->root, "spec.externalName"));
 			s->resolution = RES_DNS;
 			s->mesh_internal = false;
 		}
@@ -761,7 +854,8 @@ static void registry_k8s(struct cc *c, struct vec *all)
 			sp->number = (uint16_t)eg_node_int(p, "port", 0);
 			/* a named targetPort would need the pods' container ports: use the port */
 			sp->target = tp && tp->vtype == EG_V_INT ? (uint16_t)tp->i : sp->number;
-			sp->name = arena_str(c->sa, eg_node_str(p, "name") ? eg_node_str(p, "name") : "");
+			sp->name = arena_str(c->sa,
+			                     eg_node_str(p, "name") ? eg_node_str(p, "name") : "");
 			sp->protocol = k8s_port_protocol(p);
 			sp->kind = proto_kind(sp->protocol);
 		}
@@ -770,7 +864,7 @@ static void registry_k8s(struct cc *c, struct vec *all)
 			continue;
 		}
 		add_pods(c, s, r->ns, eg_node_path(r->root, "spec.selector"),
-			 fixed && fixed->s && *fixed->s ? fixed->s : NULL);
+		         fixed && fixed->s && *fixed->s ? fixed->s : NULL);
 	}
 }
 
@@ -787,68 +881,96 @@ static enum svc_res se_resolution(const char *s)
 	return RES_DYNAMIC_DNS;
 }
 
+/* Fills the registry entry of one ServiceEntry host from the resource (for a gateway only
+ * when a route first asks for the host: it needs a handful of the 10,000 a mesh may have). */
+static void se_fill(struct cc *c, struct svc *s)
+{
+	const struct eg_resource *r = s->res;
+	const struct eg_node *spec = eg_node_get(r->root, "spec");
+	const struct eg_node *ports = eg_node_get(spec, "ports");
+	const struct eg_node *addrs = eg_node_get(spec, "addresses");
+	const struct eg_node *eps = eg_node_get(spec, "endpoints");
+	const struct eg_node *sans = eg_node_get(spec, "subjectAltNames");
+	const struct eg_node *wsel = eg_node_path(spec, "workloadSelector.labels");
+	const char *loc = eg_node_str(spec, "location");
+	size_t nports = eg_node_len(ports), neps = eg_node_len(eps);
+	size_t naddr = eg_node_len(addrs), nsans = eg_node_len(sans);
+
+	s->lazy = false;
+	s->mesh_internal = loc && strcmp(loc, "MESH_INTERNAL") == 0;
+	s->resolution = se_resolution(eg_node_str(spec, "resolution"));
+	if (nports && !(s->ports = arena_alloc(&c->tmp, nports * sizeof(*s->ports)))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t j = 0; j < nports; j++) {
+		const struct eg_node *p = ports->v[j];
+		struct svc_port *sp = &s->ports[j];
+
+		sp->number = (uint16_t)eg_node_int(p, "number", 0);
+		sp->target = (uint16_t)eg_node_int(p, "targetPort", sp->number);
+		sp->name = arena_str(c->sa, eg_node_str(p, "name") ? eg_node_str(p, "name") : "");
+		sp->protocol = node_upper(c->sa, eg_node_str(p, "protocol"));
+		sp->kind = proto_kind(sp->protocol);
+	}
+	s->nports = nports;
+	if (naddr && !(s->addresses = arena_alloc(c->sa, naddr * sizeof(char *)))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t j = 0; j < naddr; j++)
+		s->addresses[j] = arena_str(c->sa, addrs->v[j]->s);
+	s->naddresses = naddr;
+	if (nsans && !(s->sans = arena_alloc(c->sa, nsans * sizeof(char *)))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t j = 0; j < nsans; j++)
+		s->sans[j] = arena_str(c->sa, sans->v[j]->s);
+	s->nsans = nsans;
+	if (neps && !(s->eps = arena_alloc(&c->tmp, neps * sizeof(*s->eps)))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t j = 0; j < neps; j++) {
+		struct svc_ep *e = &s->eps[j];
+
+		e->address = arena_str(c->sa, eg_node_str(eps->v[j], "address"));
+		e->ports = eg_node_get(eps->v[j], "ports");
+		e->labels = eg_node_get(eps->v[j], "labels");
+		e->weight = (uint32_t)eg_node_int(eps->v[j], "weight", 1);
+		e->sa = eg_node_str(eps->v[j], "serviceAccount");
+		if (e->sa && !sa_known(s, e->sa) && s->nsas < 64) {
+			const char **v = arena_alloc(&c->tmp, (s->nsas + 1) * sizeof(char *));
+
+			if (!v) {
+				cc_nomem(c);
+				return;
+			}
+			if (s->nsas)
+				memcpy(v, s->sas, s->nsas * sizeof(char *));
+			v[s->nsas++] = arena_str(c->sa, e->sa);
+			s->sas = v;
+		}
+	}
+	s->neps = neps;
+	if (eg_node_len(wsel) && !neps)
+		add_pods(c, s, r->ns, wsel, NULL);
+}
+
+/* One entry per host of every visible ServiceEntry, in precedence order, each filled and
+ * dropped when the Sidecar imports none of its ports (a sidecar sees them all). */
 static void registry_se(struct cc *c, struct vec *all)
 {
 	for (size_t i = 0; i < c->se.n && !c->err; i++) {
 		const struct eg_resource *r = c->se.v[i];
-		const struct eg_node *spec = eg_node_get(r->root, "spec");
-		const struct eg_node *hosts = eg_node_get(spec, "hosts");
-		const struct eg_node *ports = eg_node_get(spec, "ports");
-		const struct eg_node *addrs = eg_node_get(spec, "addresses");
-		const struct eg_node *eps = eg_node_get(spec, "endpoints");
-		const struct eg_node *sans = eg_node_get(spec, "subjectAltNames");
-		const struct eg_node *wsel = eg_node_path(spec, "workloadSelector.labels");
-		const char *loc = eg_node_str(spec, "location");
-		struct svc_port *sp = NULL;
-		struct svc_ep *sep = NULL;
-		const char **addresses = NULL, **sanv = NULL;
-		size_t nports = eg_node_len(ports), neps = eg_node_len(eps);
-		size_t naddr = eg_node_len(addrs), nsans = eg_node_len(sans);
+		const struct eg_node *hosts = eg_node_path(r->root, "spec.hosts");
+		const char *ns;
 
-		if (!cc_visible_exported(c, r, "spec.exportTo"))
+		if (!eg_node_len(hosts) || !cc_visible_exported(c, r, "spec.exportTo"))
 			continue;
-		/* the parts shared by every host of the entry */
-		if (nports && !(sp = arena_alloc(&c->tmp, nports * sizeof(*sp))))
-			{
-				cc_nomem(c);
-				return;
-			}
-		for (size_t j = 0; j < nports; j++) {
-			const struct eg_node *p = ports->v[j];
-
-			sp[j].number = (uint16_t)eg_node_int(p, "number", 0);
-			sp[j].target = (uint16_t)eg_node_int(p, "targetPort", sp[j].number);
-			sp[j].name = arena_str(c->sa, eg_node_str(p, "name") ? eg_node_str(p, "name") : "");
-			sp[j].protocol = node_upper(c->sa, eg_node_str(p, "protocol"));
-			sp[j].kind = proto_kind(sp[j].protocol);
-		}
-		if (naddr && !(addresses = arena_alloc(c->sa, naddr * sizeof(char *))))
-			{
-				cc_nomem(c);
-				return;
-			}
-		for (size_t j = 0; j < naddr; j++)
-			addresses[j] = arena_str(c->sa, addrs->v[j]->s);
-		if (nsans && !(sanv = arena_alloc(c->sa, nsans * sizeof(char *))))
-			{
-				cc_nomem(c);
-				return;
-			}
-		for (size_t j = 0; j < nsans; j++)
-			sanv[j] = arena_str(c->sa, sans->v[j]->s);
-		if (neps && !(sep = arena_alloc(&c->tmp, neps * sizeof(*sep))))
-			{
-				cc_nomem(c);
-				return;
-			}
-		for (size_t j = 0; j < neps; j++) {
-			sep[j].address = arena_str(c->sa, eg_node_str(eps->v[j], "address"));
-			sep[j].ports = eg_node_get(eps->v[j], "ports");
-			sep[j].labels = eg_node_get(eps->v[j], "labels");
-			sep[j].weight = (uint32_t)eg_node_int(eps->v[j], "weight", 1);
-			sep[j].sa = eg_node_str(eps->v[j], "serviceAccount");
-		}
-		for (size_t h = 0; h < eg_node_len(hosts); h++) {
+		ns = arena_str(c->sa, r->ns);
+		for (size_t h = 0; h < hosts->n; h++) {
 			struct svc *s;
 
 			if (!hosts->v[h]->s || !*hosts->v[h]->s)
@@ -856,38 +978,59 @@ static void registry_se(struct cc *c, struct vec *all)
 			if (!(s = new_svc(c, all)))
 				return;
 			s->host = arena_lower(c->sa, hosts->v[h]->s);
-			s->ns = arena_str(c->sa, r->ns);
+			s->ns = ns;
 			s->res = r;
-			s->mesh_internal = loc && strcmp(loc, "MESH_INTERNAL") == 0;
-			s->resolution = se_resolution(eg_node_str(spec, "resolution"));
-			s->ports = sp;
-			s->nports = nports;
-			s->addresses = addresses;
-			s->naddresses = naddr;
-			s->eps = sep;
-			s->neps = neps;
-			s->sans = sanv;
-			s->nsans = nsans;
-			for (size_t j = 0; j < neps; j++)
-				if (sep[j].sa && !sa_known(s, sep[j].sa) && s->nsas < 64) {
-					const char **v = arena_alloc(&c->tmp, (s->nsas + 1) * sizeof(char *));
-
-					if (!v)
-						{
-							cc_nomem(c);
-							return;
-						}
-					if (s->nsas)
-						memcpy(v, s->sas, s->nsas * sizeof(char *));
-					v[s->nsas++] = arena_str(c->sa, sep[j].sa);
-					s->sas = v;
-				}
-			if (!imported_any_port(c, s)) {
+			se_fill(c, s);
+			if (!imported_any_port(c, s))
 				all->n--;
+		}
+	}
+}
+
+/* A gateway's registry of ServiceEntry hosts: host -> its candidates, unsorted and not
+ * checked for exportTo yet (cc_service decides when a route asks for the host). A host of
+ * a Service is not a candidate: the Service wins. */
+static void registry_se_lazy(struct cc *c)
+{
+	for (size_t i = 0; i < c->se.n && !c->err; i++) {
+		const struct eg_resource *r = c->se.v[i];
+		const struct eg_node *hosts = eg_node_get(eg_node_get(r->root, "spec"), "hosts");
+
+		for (size_t h = 0; h < eg_node_len(hosts); h++) {
+			const char *host = hosts->v[h]->s;
+			struct svc *s;
+			const struct eg_resource **slot;
+
+			if (!host || !*host)
 				continue;
+			for (const char *p = host; *p; p++) {
+				if (*p >= 'A' && *p <= 'Z') {
+					host = arena_lower(&c->tmp, host);
+					break;
+				}
 			}
-			if (eg_node_len(wsel) && !neps)
-				add_pods(c, s, r->ns, wsel, NULL);
+			if (!host) {
+				cc_nomem(c);
+				return;
+			}
+			s = (struct svc *)index_get(c->svc_by_host, host, strlen(host));
+			if (s && !s->lazy)
+				continue;
+			if (!s) {
+				if (!(s = arena_alloc(&c->tmp, sizeof(*s))) ||
+				    !index_put_grow(&c->tmp, c->svc_by_host, host, strlen(host), s)) {
+					cc_nomem(c);
+					return;
+				}
+				s->host = host;
+				s->lazy = true;
+				s->cands = VEC_INIT(const struct eg_resource *);
+			}
+			if (!(slot = vec_push(&c->tmp, &s->cands))) {
+				cc_nomem(c);
+				return;
+			}
+			*slot = r;
 		}
 	}
 }
@@ -908,21 +1051,22 @@ static int svc_cmp(const void *a, const void *b)
 static void build_registry(struct cc *c)
 {
 	struct vec all = VEC_INIT(struct svc *);
+	bool gateway = c->who->role == EG_ROLE_GATEWAY;
 
 	registry_k8s(c, &all);
-	registry_se(c, &all);
+	if (!gateway)
+		registry_se(c, &all);
 	if (c->err)
 		return;
 	if (all.n)
 		qsort(all.v, all.n, sizeof(struct svc *), svc_cmp);
 	c->svcs = all.v;
 	c->nsvcs = all.n;
-	c->svc_by_host = index_new(&c->tmp, all.n);
-	if (!c->svc_by_host)
-		{
-			cc_nomem(c);
-			return;
-		}
+	c->svc_by_host = index_new(&c->tmp, gateway ? all.n + c->se.n : all.n);
+	if (!c->svc_by_host) {
+		cc_nomem(c);
+		return;
+	}
 	for (size_t i = 0; i < all.n; i++) {
 		if (i > 0 && strcmp(c->svcs[i]->host, c->svcs[i - 1]->host) == 0) {
 			const struct svc *s = c->svcs[i], *w = c->svcs[i - 1];
@@ -934,18 +1078,60 @@ static void build_registry(struct cc *c)
 		}
 		index_put(c->svc_by_host, c->svcs[i]->host, strlen(c->svcs[i]->host), c->svcs[i]);
 	}
+	if (gateway)
+		registry_se_lazy(c);
 }
 
-const struct svc *cc_service(const struct cc *c, const char *host)
+/* Picks the ServiceEntry that defines a lazy host: visible here, then the oldest (then by
+ * namespace, name), as the sorted registry of a sidecar would; fills the entry. */
+static void resolve_lazy(struct cc *c, struct svc *s)
 {
-	return host ? index_get(c->svc_by_host, host, strlen(host)) : NULL;
+	const struct eg_resource *best = NULL;
+	struct keyed kb = { 0 };
+
+	s->lazy = false;
+	for (size_t i = 0; i < s->cands.n; i++) {
+		const struct eg_resource *r = *VEC_AT(s->cands, const struct eg_resource *, i);
+		struct keyed k = { created(r), r->ns ? r->ns : "", r->name, r };
+
+		if (!cc_visible_exported(c, r, "spec.exportTo"))
+			continue;
+		if (best && keyed_cmp(&k, &kb) >= 0) {
+			cc_warn(c, r, NULL, NULL,
+				"host %s is also defined by %s, which takes precedence here", s->host,
+				best->what);
+			continue;
+		}
+		if (best)
+			cc_warn(c, best, NULL, NULL,
+				"host %s is also defined by %s, which takes precedence here", s->host,
+				r->what);
+		best = r;
+		kb = k;
+	}
+	if (!best)
+		return; /* no entry visible here: an unknown host */
+	s->res = best;
+	s->host = arena_str(c->sa, s->host);
+	s->ns = arena_str(c->sa, best->ns);
+	se_fill(c, s);
+}
+
+/* The registry entry of @host (exact, lower case), filled on first use; NULL when unknown. */
+const struct svc *cc_service(struct cc *c, const char *host)
+{
+	struct svc *s = host ? (struct svc *)index_get(c->svc_by_host, host, strlen(host)) : NULL;
+
+	if (s && s->lazy)
+		resolve_lazy(c, s);
+	return s && s->res ? s : NULL;
 }
 
 /* --- gateway servers --- */
 
 /* The Services of the gateway's namespace that select its pod, by name. */
 static const struct eg_resource *gateway_service_port(const struct cc *c, uint16_t port,
-						       uint16_t *ret_target)
+                                                      uint16_t *ret_target)
 {
 	for (size_t i = 0; i < c->svc.n; i++) {
 		const struct eg_resource *r = c->svc.v[i];
@@ -983,7 +1169,8 @@ static void gateway_servers(struct cc *c)
 		const char *n = c->s->id.name;
 		size_t nl = strlen(n), rl = strlen(c->s->id.revision);
 
-		if (nl > rl + 1 && strcmp(n + nl - rl, c->s->id.revision) == 0 && n[nl - rl - 1] == '-')
+		if (nl > rl + 1 && strcmp(n + nl - rl, c->s->id.revision) == 0 &&
+		    n[nl - rl - 1] == '-')
 			c->s->id.gateway_name = arena_strn(c->sa, n, nl - rl - 1);
 		else
 			c->s->id.gateway_name = n;
@@ -1002,17 +1189,16 @@ static void gateway_servers(struct cc *c)
 			struct gw_server *gs;
 
 			if (!port) {
-				cc_warn(c, g, srv, "spec.servers", "server %zu has no port, ignoring it",
-					j);
+				cc_warn(c, g, srv, "spec.servers",
+				        "server %zu has no port, ignoring it", j);
 				continue;
 			}
 			if (!gateway_service_port(c, port, &target) || !target)
 				target = port;
-			if (!(gs = vec_push(&c->tmp, &v)))
-				{
-					cc_nomem(c);
-					return;
-				}
+			if (!(gs = vec_push(&c->tmp, &v))) {
+				cc_nomem(c);
+				return;
+			}
 			gs->gw = g;
 			gs->srv = srv;
 			gs->index = j;
@@ -1051,8 +1237,9 @@ static void telemetry_apply(struct cc *c, const struct eg_resource *t, const str
 				envoy = true;
 			else
 				cc_warn(c, t, prov->v[j], "spec.accessLogging.providers",
-					"provider \"%s\" is not supported (only envoy), ignoring it",
-					pn ? pn : "");
+				        "provider \"%s\" is not supported (only envoy), ignoring "
+				        "it",
+				        pn ? pn : "");
 		}
 		l->source = arena_printf(c->sa, "Telemetry %s/%s", t->ns, t->name);
 		l->filter = arena_str(c->sa, eg_node_str(e, "filter.expression"));
@@ -1087,16 +1274,17 @@ static void access_log(struct cc *c, const struct mesh *m)
 	for (int level = 0; level < 3; level++) {
 		for (size_t i = 0; i < c->tel.n; i++) {
 			const struct eg_resource *t = c->tel.v[i];
-			const struct eg_node *sel = eg_node_path(t->root, "spec.selector.matchLabels");
+			const struct eg_node *sel =
+			        eg_node_path(t->root, "spec.selector.matchLabels");
 			bool has_sel = eg_node_len(sel) > 0;
 
 			if (level == 0 && (strcmp(t->ns, c->root_ns) != 0 || has_sel))
 				continue;
 			if (level == 1 && (strcmp(t->ns, c->ns) != 0 || has_sel ||
-					   strcmp(c->ns, c->root_ns) == 0))
+			                   strcmp(c->ns, c->root_ns) == 0))
 				continue;
-			if (level == 2 && (strcmp(t->ns, c->ns) != 0 || !has_sel ||
-					   !cc_labels_match(c, sel)))
+			if (level == 2 &&
+			    (strcmp(t->ns, c->ns) != 0 || !has_sel || !cc_labels_match(c, sel)))
 				continue;
 			telemetry_apply(c, t, m);
 			break; /* one per level (the oldest), as Istio */
@@ -1151,11 +1339,10 @@ static void snapshot_services(struct cc *c)
 
 		if (!s->k8s || (i > 0 && strcmp(c->svcs[i - 1]->host, s->host) == 0))
 			continue;
-		if (!(o = vec_push(&c->tmp, &v)))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!(o = vec_push(&c->tmp, &v))) {
+			cc_nomem(c);
+			return;
+		}
 		o->host = s->host;
 		o->ns = s->ns;
 		o->name = arena_str(c->sa, s->res->name);
@@ -1182,7 +1369,7 @@ static void snapshot_services(struct cc *c)
 	c->s->service_index = index_new(c->sa, v.n);
 	for (size_t i = 0; c->s->service_index && i < v.n; i++)
 		index_put(c->s->service_index, c->s->services[i].host,
-			  strlen(c->s->services[i].host), &c->s->services[i]);
+		          strlen(c->s->services[i].host), &c->s->services[i]);
 }
 
 /* --- entry point --- */
@@ -1202,10 +1389,10 @@ static struct eg_snapshot *snapshot_free(struct eg_snapshot *s)
 }
 
 int eg_compile(const struct eg_resource_set *rs, const struct eg_proxy_id *who,
-	       struct eg_snapshot **ret, struct eg_diag *d)
+               struct eg_snapshot **ret, struct eg_diag *d)
 {
-	struct cc c = { 0 };
-	struct mesh m = { 0 };
+	struct cc c = {0};
+	struct mesh m = {0};
 	const char *rev = who->revision && *who->revision ? who->revision : EG_DEFAULT_REVISION;
 	int r;
 
@@ -1233,11 +1420,13 @@ int eg_compile(const struct eg_resource_set *rs, const struct eg_proxy_id *who,
 		c.exp_svc = eg_node_get(m.root, "defaultServiceExportTo");
 		c.exp_vs = eg_node_get(m.root, "defaultVirtualServiceExportTo");
 		c.exp_dr = eg_node_get(m.root, "defaultDestinationRuleExportTo");
-		c.connect_timeout_ns = node_duration(m.root, "connectTimeout", c.connect_timeout_ns);
+		c.connect_timeout_ns =
+		        node_duration(m.root, "connectTimeout", c.connect_timeout_ns);
 	}
 	if ((r = identify(&c, &m, rev)) < 0)
 		goto out_fail;
 	pick_sidecar(&c);
+	index_pods(&c);
 	build_registry(&c);
 	cc_index_drs(&c);
 	cc_special_clusters(&c);
@@ -1286,7 +1475,8 @@ int eg_compile(const struct eg_resource_set *rs, const struct eg_proxy_id *who,
 	return 0;
 out_fail:
 	if (r == -ENOMEM)
-		eg_diag_add(d, EG_DIAG_ERROR, NULL, NULL, NULL, "out of memory compiling the snapshot");
+		eg_diag_add(d, EG_DIAG_ERROR, NULL, NULL, NULL,
+		            "out of memory compiling the snapshot");
 	mesh_free(&m);
 	arena_done(&c.tmp);
 	snapshot_free(c.s);

@@ -27,7 +27,7 @@
 #define EG_CAPTURE_PORT       15001
 
 /* Limits of what one compile builds (exceeding one fails with -E2BIG and a diagnostic). */
-#define EG_COMPILE_MAX_LABELS 512     /* labels of one proxy */
+#define EG_COMPILE_MAX_LABELS  512    /* labels of one proxy */
 #define EG_COMPILE_MAX_OBJECTS 200000 /* resources of one kind */
 
 enum eg_role {
@@ -48,7 +48,7 @@ struct eg_proxy_id {
 	 * (asm-egress-test: the Deployment NAME-REVISION is looked up); sidecar: optional
 	 * workload (Deployment) whose pod template gives labels and service account. */
 	const char *name;
-	const char *service_account; /* sidecar; NULL: the workload's, else "default" */
+	const char *service_account;   /* sidecar; NULL: the workload's, else "default" */
 	const struct eg_label *labels; /* extra pod labels (they win over the workload's) */
 	size_t nlabels;
 	const char *revision; /* NULL: EG_DEFAULT_REVISION */
@@ -65,11 +65,11 @@ enum eg_policy_mode {
 struct eg_identity {
 	enum eg_role role;
 	const char *ns;
-	const char *name;            /* gateway: Deployment name; sidecar: workload or "" */
-	const char *gateway_name;    /* gateway: egress gateway name (Service name); else NULL */
+	const char *name;         /* gateway: Deployment name; sidecar: workload or "" */
+	const char *gateway_name; /* gateway: egress gateway name (Service name); else NULL */
 	const char *service_account;
 	const char *trust_domain;
-	const char *spiffe_id;       /* spiffe://TD/ns/NS/sa/SA */
+	const char *spiffe_id; /* spiffe://TD/ns/NS/sa/SA */
 	const char *revision;
 	const struct eg_label *labels; /* sorted by key */
 	size_t nlabels;
@@ -78,7 +78,7 @@ struct eg_identity {
 
 struct eg_outbound_policy {
 	enum eg_policy_mode mode;
-	const char *source; /* "default", "MeshConfig ConfigMap NS/NAME", "Sidecar NS/NAME" */
+	const char *source;       /* "default", "MeshConfig ConfigMap NS/NAME", "Sidecar NS/NAME" */
 	const char *egress_proxy; /* ALLOW_ANY via Sidecar egressProxy: cluster name, or NULL */
 };
 
@@ -89,7 +89,7 @@ enum eg_log_encoding {
 
 struct eg_access_log {
 	bool enabled;
-	const char *path;   /* "/dev/stdout", a file; NULL when disabled */
+	const char *path; /* "/dev/stdout", a file; NULL when disabled */
 	enum eg_log_encoding encoding;
 	const char *format; /* NULL: Istio's default for the encoding */
 	const char *filter; /* Telemetry CEL filter expression, kept for the data plane */
@@ -103,7 +103,7 @@ struct eg_egress_source {
 };
 
 enum eg_smatch_kind {
-	EG_SMATCH_ANY,     /* unset */
+	EG_SMATCH_ANY, /* unset */
 	EG_SMATCH_EXACT,
 	EG_SMATCH_PREFIX,
 	EG_SMATCH_REGEX,   /* full match, POSIX ERE (Istio's RE2 subset we accept) */
@@ -186,7 +186,7 @@ struct eg_route {
 		const char *retry_on;
 	} retries;
 	struct {
-		const char *uri;       /* replaces the matched prefix (or the path) */
+		const char *uri; /* replaces the matched prefix (or the path) */
 		const char *authority;
 	} rewrite;
 	struct {
@@ -256,13 +256,13 @@ enum eg_chain_proto {
 /* What to do with a connection once the port (and filter chain) is known. */
 struct eg_chain {
 	enum eg_chain_proto proto;
-	const struct eg_route_table *http;  /* EG_CHAIN_HTTP */
-	const struct eg_sni_route *sni;     /* EG_CHAIN_TLS, sorted by sni */
+	const struct eg_route_table *http; /* EG_CHAIN_HTTP */
+	const struct eg_sni_route *sni;    /* EG_CHAIN_TLS, sorted by sni */
 	size_t nsni;
-	const struct eg_index *sni_index;   /* private */
-	const struct eg_tcp_route *tcp;     /* EG_CHAIN_TCP: the route; NULL -> fallback */
+	const struct eg_index *sni_index;    /* private */
+	const struct eg_tcp_route *tcp;      /* EG_CHAIN_TCP: the route; NULL -> fallback */
 	const struct eg_tcp_route *fallback; /* no SNI/route match: Passthrough/BlackHole; NULL:
-					      * close the connection (gateway, NR) */
+	                                      * close the connection (gateway, NR) */
 };
 
 /* Sidecar: one entry per destination port of the capture listener. */
@@ -302,9 +302,9 @@ struct eg_filter_chain {
 	const char *const *server_names; /* SNI to match (TLS servers); none = any */
 	size_t nserver_names;
 	struct eg_server_tls tls;
-	const char *gateway;  /* "NS/NAME" of the Gateway */
-	const char *server;   /* server name or "PROTOCOL.PORT" */
-	const char *protocol; /* server port protocol, upper case */
+	const char *gateway;      /* "NS/NAME" of the Gateway */
+	const char *server;       /* server name or "PROTOCOL.PORT" */
+	const char *protocol;     /* server port protocol, upper case */
 	const char *const *hosts; /* server hosts as written */
 	size_t nhosts;
 	struct eg_chain chain; /* after termination (SIMPLE, MUTUAL, ISTIO_MUTUAL): HTTP */
@@ -373,11 +373,11 @@ enum eg_upstream_tls_mode {
 
 struct eg_upstream_tls {
 	enum eg_upstream_tls_mode mode;
-	const char *sni;   /* NULL with auto_sni */
-	bool auto_sni;     /* SIMPLE/MUTUAL without sni: the downstream Host/SNI */
+	const char *sni; /* NULL with auto_sni */
+	bool auto_sni;   /* SIMPLE/MUTUAL without sni: the downstream Host/SNI */
 	const char *const *subject_alt_names;
 	size_t nsubject_alt_names;
-	bool auto_san;     /* no SAN given: verify against the SNI used */
+	bool auto_san;               /* no SAN given: verify against the SNI used */
 	const char *ca_certificates; /* NULL: the system bundle (ISTIO_MUTUAL: the mesh CA) */
 	const char *client_certificate;
 	const char *private_key;
@@ -394,7 +394,7 @@ struct eg_conn_pool {
 	uint32_t max_requests_per_connection; /* 0: unlimited */
 	uint32_t max_retries;
 	int64_t connect_timeout_ns;
-	int64_t idle_timeout_ns;          /* 0: disabled */
+	int64_t idle_timeout_ns;            /* 0: disabled */
 	int64_t max_connection_duration_ns; /* 0: unlimited */
 	bool keepalive;
 	uint32_t keepalive_probes;
@@ -416,7 +416,7 @@ struct eg_outlier {
 };
 
 struct eg_cluster {
-	const char *name; /* outbound|PORT|SUBSET|HOST, PassthroughCluster, BlackHoleCluster */
+	const char *name;   /* outbound|PORT|SUBSET|HOST, PassthroughCluster, BlackHoleCluster */
 	const char *host;   /* "" for the two special clusters */
 	const char *subset; /* "" when none */
 	uint16_t port;
@@ -464,7 +464,7 @@ struct eg_snapshot;
  * piece of configuration are warnings in @d (the snapshot is built without it). 0 on
  * success (*ret holds one reference), -EINVAL, -E2BIG, -ENOMEM. */
 int eg_compile(const struct eg_resource_set *rs, const struct eg_proxy_id *who,
-	       struct eg_snapshot **ret, struct eg_diag *d);
+               struct eg_snapshot **ret, struct eg_diag *d);
 
 /* Takes one more reference (NULL in, NULL out). */
 struct eg_snapshot *eg_snapshot_ref(struct eg_snapshot *s);
@@ -503,13 +503,13 @@ const struct eg_service *eg_snapshot_service(const struct eg_snapshot *s, const 
 /* The virtual host for an authority ("host" or "host:port", any case): exact domain, then
  * "host:*", then the longest wildcard suffix ("*.example.com"), then the catch-all. */
 const struct eg_vhost *eg_route_table_vhost(const struct eg_route_table *rt,
-					    struct eg_str authority);
+                                            struct eg_str authority);
 /* The TLS route for a ClientHello SNI (exact, then the longest wildcard suffix, then a
  * "*" chain), or the chain's fallback (NULL: close). */
 const struct eg_tcp_route *eg_chain_sni_route(const struct eg_chain *c, struct eg_str sni);
 /* The route of a destination address (by_addr entries, longest prefix), or NULL. */
 const struct eg_tcp_route *eg_port_entry_addr_route(const struct eg_port_entry *pe, int family,
-						    const void *addr);
+                                                    const void *addr);
 /* Gateway: the filter chain for a connection (SNI may be empty for plain text). */
 const struct eg_filter_chain *eg_listener_chain(const struct eg_listener *l, struct eg_str sni);
 
@@ -525,10 +525,11 @@ struct eg_http_req_view {
 };
 
 /* The first route of @vh matching @req, or NULL (404 NR). */
-const struct eg_route *eg_vhost_route(const struct eg_vhost *vh, const struct eg_http_req_view *req);
+const struct eg_route *eg_vhost_route(const struct eg_vhost *vh,
+                                      const struct eg_http_req_view *req);
 /* Picks a cluster of @n weighted clusters for a draw @r in [0, total_weight). */
 const struct eg_weighted_cluster *eg_pick_weighted(const struct eg_weighted_cluster *c, size_t n,
-						   uint32_t r);
+                                                   uint32_t r);
 
 /* Names for enums (the JSON dump and the tables use them). */
 const char *eg_role_name(enum eg_role r);

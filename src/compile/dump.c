@@ -77,10 +77,10 @@ static void close_(struct jw *w, const char *brace)
 	put(w, brace);
 }
 
-#define OBJ(w, k)  open_(w, k, "{")
-#define END(w)     close_(w, "}")
-#define ARR(w, k)  open_(w, k, "[")
-#define AEND(w)    close_(w, "]")
+#define OBJ(w, k) open_(w, k, "{")
+#define END(w)    close_(w, "}")
+#define ARR(w, k) open_(w, k, "[")
+#define AEND(w)   close_(w, "]")
 
 static void kstr(struct jw *w, const char *key, const char *v)
 {
@@ -149,7 +149,7 @@ static void labels(struct jw *w, const char *key, const struct eg_label *l, size
 
 static void smatch(struct jw *w, const char *key, const struct eg_smatch *m)
 {
-	static const char *const kinds[] = { NULL, "exact", "prefix", "regex", "present" };
+	static const char *const kinds[] = {NULL, "exact", "prefix", "regex", "present"};
 
 	if (m->kind == EG_SMATCH_ANY)
 		return;
@@ -163,8 +163,7 @@ static void smatch(struct jw *w, const char *key, const struct eg_smatch *m)
 	END(w);
 }
 
-static void header_matches(struct jw *w, const char *key, const struct eg_header_match *h,
-			   size_t n)
+static void header_matches(struct jw *w, const char *key, const struct eg_header_match *h, size_t n)
 {
 	if (!n)
 		return;
@@ -217,7 +216,7 @@ static void header_ops(struct jw *w, const char *key, const struct eg_header_ops
 
 static void route(struct jw *w, const struct eg_route *r)
 {
-	static const char *const actions[] = { "route", "redirect", "direct_response" };
+	static const char *const actions[] = {"route", "redirect", "direct_response"};
 
 	OBJ(w, NULL);
 	kstr(w, "name", r->name);
@@ -423,7 +422,7 @@ static void listener(struct jw *w, const struct eg_listener *l)
 
 static void cluster(struct jw *w, const struct eg_cluster *k)
 {
-	static const char *const hash_on[] = { NULL, "header", "cookie", "source_ip", "query" };
+	static const char *const hash_on[] = {NULL, "header", "cookie", "source_ip", "query"};
 	const struct eg_conn_pool *p = &k->pool;
 	const struct eg_upstream_tls *t = &k->tls;
 	const struct eg_outlier *o = &k->outlier;
@@ -485,7 +484,8 @@ static void cluster(struct jw *w, const struct eg_cluster *k)
 		kint(w, "consecutive_5xx_errors", o->consecutive_5xx);
 		kint(w, "consecutive_gateway_errors", o->consecutive_gateway_errors);
 		kint(w, "consecutive_local_origin_failures", o->consecutive_local_origin_failures);
-		kbool(w, "split_external_local_origin_errors", o->split_external_local_origin_errors);
+		kbool(w, "split_external_local_origin_errors",
+		      o->split_external_local_origin_errors);
 		kdur(w, "interval", o->interval_ns);
 		kdur(w, "base_ejection_time", o->base_ejection_time_ns);
 		kint(w, "max_ejection_percent", o->max_ejection_percent);
@@ -566,7 +566,7 @@ static void services(struct jw *w, const char *key, const struct eg_snapshot *s)
 
 int eg_snapshot_dump_json(const struct eg_snapshot *s, struct eg_buf *out)
 {
-	struct jw w = { .b = out };
+	struct jw w = {.b = out};
 	const struct eg_identity *id = &s->id;
 
 	OBJ(&w, NULL);
@@ -613,7 +613,7 @@ int eg_snapshot_dump_json(const struct eg_snapshot *s, struct eg_buf *out)
 
 int eg_snapshot_dump_json_part(const struct eg_snapshot *s, const char *part, struct eg_buf *out)
 {
-	struct jw w = { .b = out, .depth = 0 };
+	struct jw w = {.b = out, .depth = 0};
 
 	if (strcmp(part, "listeners") == 0)
 		listeners(&w, NULL, s);

@@ -9,39 +9,39 @@
 
 /* Functions shared by the files of src/compile get short names here and eg_compile_*
  * symbols in libegress.a, so they cannot clash with another module's helpers. */
-#define arena_init eg_compile_arena_init
-#define arena_done eg_compile_arena_done
-#define arena_alloc eg_compile_arena_alloc
-#define arena_dup eg_compile_arena_dup
-#define arena_str eg_compile_arena_str
-#define arena_strn eg_compile_arena_strn
-#define arena_printf eg_compile_arena_printf
-#define arena_lower eg_compile_arena_lower
-#define vec_push eg_compile_vec_push
-#define vec_finish eg_compile_vec_finish
-#define index_new eg_compile_index_new
-#define index_put eg_compile_index_put
-#define index_get eg_compile_index_get
-#define index_put_grow eg_compile_index_put_grow
-#define cc_visible_exported eg_compile_cc_visible_exported
-#define cc_labels_match eg_compile_cc_labels_match
-#define cc_expand_host eg_compile_cc_expand_host
-#define cc_service eg_compile_cc_service
-#define cc_sidecar_imports eg_compile_cc_sidecar_imports
-#define cc_warn eg_compile_cc_warn
-#define cc_nomem eg_compile_cc_nomem
-#define host_matches eg_compile_host_matches
-#define node_duration eg_compile_node_duration
-#define node_upper eg_compile_node_upper
-#define proto_kind eg_compile_proto_kind
-#define cc_regex_add eg_compile_cc_regex_add
-#define cc_cluster eg_compile_cc_cluster
-#define cc_cluster_name eg_compile_cc_cluster_name
-#define cc_special_clusters eg_compile_cc_special_clusters
-#define cc_index_drs eg_compile_cc_index_drs
-#define cc_sidecar_clusters eg_compile_cc_sidecar_clusters
-#define cc_finish_clusters eg_compile_cc_finish_clusters
-#define cc_build_sidecar_listener eg_compile_cc_build_sidecar_listener
+#define arena_init                 eg_compile_arena_init
+#define arena_done                 eg_compile_arena_done
+#define arena_alloc                eg_compile_arena_alloc
+#define arena_dup                  eg_compile_arena_dup
+#define arena_str                  eg_compile_arena_str
+#define arena_strn                 eg_compile_arena_strn
+#define arena_printf               eg_compile_arena_printf
+#define arena_lower                eg_compile_arena_lower
+#define vec_push                   eg_compile_vec_push
+#define vec_finish                 eg_compile_vec_finish
+#define index_new                  eg_compile_index_new
+#define index_put                  eg_compile_index_put
+#define index_get                  eg_compile_index_get
+#define index_put_grow             eg_compile_index_put_grow
+#define cc_visible_exported        eg_compile_cc_visible_exported
+#define cc_labels_match            eg_compile_cc_labels_match
+#define cc_expand_host             eg_compile_cc_expand_host
+#define cc_service                 eg_compile_cc_service
+#define cc_sidecar_imports         eg_compile_cc_sidecar_imports
+#define cc_warn                    eg_compile_cc_warn
+#define cc_nomem                   eg_compile_cc_nomem
+#define host_matches               eg_compile_host_matches
+#define node_duration              eg_compile_node_duration
+#define node_upper                 eg_compile_node_upper
+#define proto_kind                 eg_compile_proto_kind
+#define cc_regex_add               eg_compile_cc_regex_add
+#define cc_cluster                 eg_compile_cc_cluster
+#define cc_cluster_name            eg_compile_cc_cluster_name
+#define cc_special_clusters        eg_compile_cc_special_clusters
+#define cc_index_drs               eg_compile_cc_index_drs
+#define cc_sidecar_clusters        eg_compile_cc_sidecar_clusters
+#define cc_finish_clusters         eg_compile_cc_finish_clusters
+#define cc_build_sidecar_listener  eg_compile_cc_build_sidecar_listener
 #define cc_build_gateway_listeners eg_compile_cc_build_gateway_listeners
 
 /* --- arena: everything of a snapshot lives in one, freed at once --- */
@@ -73,7 +73,7 @@ struct vec {
 	size_t n, cap, esz;
 };
 
-#define VEC_INIT(type) ((struct vec){ NULL, 0, 0, sizeof(type) })
+#define VEC_INIT(type) ((struct vec){NULL, 0, 0, sizeof(type)})
 /* Appends a zeroed element and returns it (NULL on failure). */
 void *vec_push(struct arena *a, struct vec *v);
 /* Copies the elements into @a with the exact size (NULL when empty). */
@@ -103,7 +103,7 @@ bool index_put(struct eg_index *ix, const char *key, size_t klen, const void *va
 const void *index_get(const struct eg_index *ix, const char *key, size_t klen);
 /* Like index_put, doubling the table in @a when it is 3/4 full. */
 bool index_put_grow(struct arena *a, struct eg_index *ix, const char *key, size_t klen,
-		    const void *val);
+                    const void *val);
 
 /* --- the snapshot --- */
 
@@ -166,6 +166,8 @@ struct svc {
 	const char *ns;
 	const struct eg_resource *res;
 	bool k8s;
+	bool lazy;        /* gateway: a ServiceEntry host not resolved yet (cc_service) */
+	struct vec cands; /* lazy: the ServiceEntries naming the host, unsorted */
 	bool mesh_internal;
 	enum svc_res resolution;
 	struct svc_port *ports;
@@ -185,8 +187,8 @@ struct gw_server {
 	const struct eg_resource *gw;
 	const struct eg_node *srv;
 	size_t index;
-	uint16_t port;    /* service port (server port.number) */
-	uint16_t bind;    /* targetPort */
+	uint16_t port; /* service port (server port.number) */
+	uint16_t bind; /* targetPort */
 	const char *protocol;
 	const char *gwname; /* "NS/NAME" */
 };
@@ -196,15 +198,15 @@ struct cc {
 	const struct eg_proxy_id *who;
 	struct eg_diag *d;
 	struct eg_snapshot *s;
-	struct arena *sa;   /* the snapshot's arena */
-	struct arena tmp;   /* scratch, freed when eg_compile returns */
-	int err;            /* first fatal error (-ENOMEM, -E2BIG) */
+	struct arena *sa; /* the snapshot's arena */
+	struct arena tmp; /* scratch, freed when eg_compile returns */
+	int err;          /* first fatal error (-ENOMEM, -E2BIG) */
 
 	struct rlist se, vs, dr, gw, sc, svc, deploy, cm, tel, sgc;
 
 	/* mesh */
 	const char *root_ns;
-	const char *domain_suffix; /* "cluster.local" */
+	const char *domain_suffix;                       /* "cluster.local" */
 	const struct eg_node *exp_svc, *exp_vs, *exp_dr; /* MeshConfig default*ExportTo */
 	int64_t connect_timeout_ns;
 	const struct eg_resource *sidecar; /* the Sidecar selecting this workload */
@@ -215,6 +217,8 @@ struct cc {
 	size_t nlabels;
 	const struct eg_resource *workload; /* the workload's Deployment, or NULL */
 
+	struct eg_index *pods_by_ns; /* namespace -> struct pods (compile.c) */
+
 	/* registry of services visible to the proxy */
 	struct svc **svcs; /* sorted by host then namespace */
 	size_t nsvcs;
@@ -222,7 +226,8 @@ struct cc {
 	struct eg_index *dr_exact;    /* host -> struct drs (candidates, precedence order) */
 	struct eg_index *dr_wild;     /* "*.suffix" -> struct drs */
 
-	/* gateway servers that select this pod */
+	/* gateway servers that select this pod, and the VirtualServices bound to them */
+	struct rlist gw_vs;
 	struct gw_server *servers;
 	size_t nservers;
 
@@ -237,10 +242,10 @@ struct cc {
 bool cc_visible_exported(const struct cc *c, const struct eg_resource *r, const char *field);
 bool cc_labels_match(const struct cc *c, const struct eg_node *selector);
 const char *cc_expand_host(struct cc *c, const char *host, const char *ns);
-const struct svc *cc_service(const struct cc *c, const char *host);
+const struct svc *cc_service(struct cc *c, const char *host);
 bool cc_sidecar_imports(const struct cc *c, const char *ns, const char *host, uint16_t port);
-void cc_warn(struct cc *c, const struct eg_resource *r, const struct eg_node *at,
-	     const char *path, const char *fmt, ...) EG_PRINTF(5, 6);
+void cc_warn(struct cc *c, const struct eg_resource *r, const struct eg_node *at, const char *path,
+             const char *fmt, ...) EG_PRINTF(5, 6);
 void cc_nomem(struct cc *c);
 bool host_matches(const char *pattern, const char *host);
 int64_t node_duration(const struct eg_node *map, const char *key, int64_t def);
@@ -252,7 +257,7 @@ void cc_regex_add(struct cc *c, regex_t *re);
 /* Returns the cluster named for (host, subset, port), building it on first use when the
  * host is a known service; NULL when there is no such service (routes keep the name). */
 const struct eg_cluster *cc_cluster(struct cc *c, const char *host, const char *subset,
-				    uint16_t port);
+                                    uint16_t port);
 const char *cc_cluster_name(struct cc *c, uint16_t port, const char *subset, const char *host);
 void cc_special_clusters(struct cc *c);
 void cc_index_drs(struct cc *c);

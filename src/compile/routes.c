@@ -10,7 +10,8 @@
 #include "compile/internal.h"
 
 #define MAX_CTX_GATEWAYS 64
-#define DEFAULT_RETRY_ON "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+#define DEFAULT_RETRY_ON                                                                           \
+	"connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 
 /* Where rules are being translated for: the proxy's "gateways" (mesh, or the Gateways of
  * a server) and the Service port of the listener. */
@@ -22,28 +23,38 @@ struct rctx {
 
 /* --- gateway names in a VirtualService --- */
 
-/* Resolves a VS gateway reference: "mesh", "NS/NAME", "NAME" (the VS namespace) or the old
- * "NAME.NS.svc.cluster.local" form. */
-static const char *gw_ref(struct cc *c, const char *ref, const char *vs_ns)
+/* Whether the VS gateway reference @ref names @target ("mesh" or "NS/NAME"): "mesh",
+ * "NS/NAME", "NAME" (in the VS namespace @vs_ns) or the old "NAME.NS.svc.cluster.local".
+ * No allocation: this runs for every VirtualService of a large mesh. */
+static bool gw_ref_is(const char *ref, const char *vs_ns, const char *target)
 {
 	const char *slash = strchr(ref, '/'), *dot = strchr(ref, '.');
+	const char *tslash = strchr(target, '/'), *tname;
+	size_t tnsl;
 
-	if (strcmp(ref, "mesh") == 0 || slash)
-		return ref;
+	if (strcmp(ref, "mesh") == 0 || strcmp(target, "mesh") == 0)
+		return strcmp(ref, target) == 0;
+	if (!tslash)
+		return false;
+	tnsl = (size_t)(tslash - target);
+	tname = tslash + 1;
+	if (slash)
+		return strcmp(ref, target) == 0;
 	if (dot) {
-		const char *dot2 = strchr(dot + 1, '.');
-		size_t nl = (size_t)(dot - ref);
-		size_t sl = dot2 ? (size_t)(dot2 - dot - 1) : strlen(dot + 1);
+		const char *ns = dot + 1, *dot2 = strchr(ns, '.');
+		size_t nl = (size_t)(dot - ref), nsl = dot2 ? (size_t)(dot2 - ns) : strlen(ns);
 
-		return arena_printf(c->sa, "%.*s/%.*s", (int)sl, dot + 1, (int)nl, ref);
+		return nl == strlen(tname) && memcmp(ref, tname, nl) == 0 && nsl == tnsl &&
+		       memcmp(ns, target, nsl) == 0;
 	}
-	return arena_printf(c->sa, "%s/%s", vs_ns, ref);
+	return strlen(vs_ns) == tnsl && memcmp(vs_ns, target, tnsl) == 0 && strcmp(ref, tname) == 0;
 }
 
 /* Whether the gateway list @l (or [mesh] when absent) names one of @x's gateways. */
 static bool gws_hit(struct cc *c, const struct eg_node *l, const char *vs_ns,
 		    const struct rctx *x)
 {
+	(void)c;
 	if (!eg_node_len(l)) {
 		for (size_t i = 0; i < x->ngws; i++)
 			if (strcmp(x->gws[i], "mesh") == 0)
@@ -51,13 +62,10 @@ static bool gws_hit(struct cc *c, const struct eg_node *l, const char *vs_ns,
 		return false;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		const char *g;
-
 		if (!l->v[i]->s)
 			continue;
-		g = gw_ref(c, l->v[i]->s, vs_ns);
-		for (size_t j = 0; g && j < x->ngws; j++)
-			if (strcmp(g, x->gws[j]) == 0)
+		for (size_t j = 0; j < x->ngws; j++)
+			if (gw_ref_is(l->v[i]->s, vs_ns, x->gws[j]))
 				return true;
 	}
 	return false;
@@ -66,7 +74,7 @@ static bool gws_hit(struct cc *c, const struct eg_node *l, const char *vs_ns,
 /* --- string matches --- */
 
 static bool smatch(struct cc *c, const struct eg_resource *vs, const struct eg_node *n,
-		   const char *path, struct eg_smatch *m)
+                   const char *path, struct eg_smatch *m)
 {
 	const char *v;
 
@@ -95,8 +103,9 @@ static bool smatch(struct cc *c, const struct eg_resource *vs, const struct eg_n
 		if (rc != 0) {
 			free(re);
 			cc_warn(c, vs, n, path,
-				"regex \"%s\" is not supported (POSIX extended syntax), ignoring this match",
-				v);
+			        "regex \"%s\" is not supported (POSIX extended syntax), ignoring "
+			        "this match",
+			        v);
 			return false;
 		}
 		cc_regex_add(c, re);
@@ -112,9 +121,9 @@ static bool smatch(struct cc *c, const struct eg_resource *vs, const struct eg_n
 }
 
 static const struct eg_header_match *header_matches(struct cc *c, const struct eg_resource *vs,
-						    const struct eg_node *h,
-						    const struct eg_node *without, size_t *ret_n,
-						    bool *ok)
+                                                    const struct eg_node *h,
+                                                    const struct eg_node *without, size_t *ret_n,
+                                                    bool *ok)
 {
 	size_t n = eg_node_len(h) + eg_node_len(without), k = 0;
 	struct eg_header_match *v;
@@ -145,7 +154,7 @@ static const struct eg_header_match *header_matches(struct cc *c, const struct e
 
 /* Fills @m from one HTTPMatchRequest. False when it can never match (or cannot be built). */
 static bool http_match(struct cc *c, const struct eg_resource *vs, const struct eg_node *n,
-		       struct eg_route_match *m)
+                       struct eg_route_match *m)
 {
 	bool ok = true;
 
@@ -155,7 +164,8 @@ static bool http_match(struct cc *c, const struct eg_resource *vs, const struct 
 	ok &= smatch(c, vs, eg_node_get(n, "uri"), "spec.http.match.uri", &m->uri);
 	ok &= smatch(c, vs, eg_node_get(n, "scheme"), "spec.http.match.scheme", &m->scheme);
 	ok &= smatch(c, vs, eg_node_get(n, "method"), "spec.http.match.method", &m->method);
-	ok &= smatch(c, vs, eg_node_get(n, "authority"), "spec.http.match.authority", &m->authority);
+	ok &= smatch(c, vs, eg_node_get(n, "authority"), "spec.http.match.authority",
+	             &m->authority);
 	if (m->uri.kind == EG_SMATCH_PRESENT)
 		m->uri.kind = EG_SMATCH_ANY;
 	if (m->scheme.kind == EG_SMATCH_PRESENT)
@@ -165,8 +175,8 @@ static bool http_match(struct cc *c, const struct eg_resource *vs, const struct 
 	if (m->authority.kind == EG_SMATCH_PRESENT)
 		m->authority.kind = EG_SMATCH_ANY;
 	m->uri.ignore_case = eg_node_bool(n, "ignoreUriCase", false);
-	m->headers = header_matches(c, vs, eg_node_get(n, "headers"), eg_node_get(n, "withoutHeaders"),
-				    &m->nheaders, &ok);
+	m->headers = header_matches(c, vs, eg_node_get(n, "headers"),
+	                            eg_node_get(n, "withoutHeaders"), &m->nheaders, &ok);
 	m->query = header_matches(c, vs, eg_node_get(n, "queryParams"), NULL, &m->nquery, &ok);
 	return ok;
 }
@@ -181,14 +191,15 @@ static bool match_is_catchall(const struct eg_route_match *m)
 
 /* The compile-time parts of a match (VS gateways, port, source labels and namespace). */
 static bool match_applies(struct cc *c, const struct eg_resource *vs, const struct eg_node *m,
-			  const struct rctx *x)
+                          const struct rctx *x)
 {
 	const struct eg_node *gws = eg_node_get(m, "gateways");
 	int64_t port = eg_node_int(m, "port", 0);
 	const struct eg_node *sl = eg_node_get(m, "sourceLabels");
 	const char *sns = eg_node_str(m, "sourceNamespace");
 
-	if (!gws_hit(c, eg_node_len(gws) ? gws : eg_node_path(vs->root, "spec.gateways"), vs->ns, x))
+	if (!gws_hit(c, eg_node_len(gws) ? gws : eg_node_path(vs->root, "spec.gateways"), vs->ns,
+	             x))
 		return false;
 	if (port && port != x->port)
 		return false;
@@ -202,7 +213,7 @@ static bool match_applies(struct cc *c, const struct eg_resource *vs, const stru
 /* --- destinations --- */
 
 static uint16_t dest_port(struct cc *c, const char *host, const struct eg_node *dest,
-			  uint16_t listener_port)
+                          uint16_t listener_port)
 {
 	const struct svc *s;
 	int64_t p = eg_node_int(dest, "port.number", 0);
@@ -216,8 +227,8 @@ static uint16_t dest_port(struct cc *c, const char *host, const struct eg_node *
 }
 
 static const struct eg_weighted_cluster *weighted(struct cc *c, const struct eg_resource *vs,
-						  const struct eg_node *route, uint16_t lport,
-						  size_t *ret_n, uint32_t *ret_total)
+                                                  const struct eg_node *route, uint16_t lport,
+                                                  size_t *ret_n, uint32_t *ret_total)
 {
 	size_t n = eg_node_len(route);
 	struct eg_weighted_cluster *w;
@@ -237,7 +248,7 @@ static const struct eg_weighted_cluster *weighted(struct cc *c, const struct eg_
 		int64_t weight = eg_node_int(route->v[i], "weight", n == 1 ? 100 : 0);
 
 		w[i].host = cc_expand_host(c, eg_node_str(d, "host") ? eg_node_str(d, "host") : "",
-					   vs->ns);
+		                           vs->ns);
 		w[i].subset = arena_str(c->sa, subset ? subset : "");
 		w[i].port = dest_port(c, w[i].host, d, lport);
 		w[i].name = cc_cluster_name(c, w[i].port, w[i].subset, w[i].host);
@@ -257,8 +268,8 @@ static const struct eg_weighted_cluster *weighted(struct cc *c, const struct eg_
 }
 
 static const struct eg_tcp_route *tcp_route_to(struct cc *c, const char *name, const char *vsname,
-					       const struct eg_weighted_cluster *w, size_t n,
-					       uint32_t total)
+                                               const struct eg_weighted_cluster *w, size_t n,
+                                               uint32_t total)
 {
 	struct eg_tcp_route *t = arena_alloc(c->sa, sizeof(*t));
 
@@ -275,8 +286,7 @@ static const struct eg_tcp_route *tcp_route_to(struct cc *c, const char *name, c
 }
 
 /* The route of a registry host without a VirtualService. */
-static const struct eg_weighted_cluster *default_dest(struct cc *c, const char *host,
-						      uint16_t port)
+static const struct eg_weighted_cluster *default_dest(struct cc *c, const char *host, uint16_t port)
 {
 	struct eg_weighted_cluster *w = arena_alloc(c->sa, sizeof(*w));
 
@@ -333,15 +343,15 @@ static void header_ops(struct cc *c, const struct eg_node *ops, struct eg_header
 	memset(o, 0, sizeof(*o));
 	if (eg_node_len(set) && (kv = arena_alloc(c->sa, set->n * sizeof(*kv)))) {
 		for (size_t i = 0; i < set->n; i++)
-			kv[i] = (struct eg_kv){ arena_lower(c->sa, set->k[i]->s),
-						arena_str(c->sa, set->v[i]->s ? set->v[i]->s : "") };
+			kv[i] = (struct eg_kv){arena_lower(c->sa, set->k[i]->s),
+			                       arena_str(c->sa, set->v[i]->s ? set->v[i]->s : "")};
 		o->set = kv;
 		o->nset = set->n;
 	}
 	if (eg_node_len(add) && (kv = arena_alloc(c->sa, add->n * sizeof(*kv)))) {
 		for (size_t i = 0; i < add->n; i++)
-			kv[i] = (struct eg_kv){ arena_lower(c->sa, add->k[i]->s),
-						arena_str(c->sa, add->v[i]->s ? add->v[i]->s : "") };
+			kv[i] = (struct eg_kv){arena_lower(c->sa, add->k[i]->s),
+			                       arena_str(c->sa, add->v[i]->s ? add->v[i]->s : "")};
 		o->add = kv;
 		o->nadd = add->n;
 	}
@@ -354,7 +364,7 @@ static void header_ops(struct cc *c, const struct eg_node *ops, struct eg_header
 }
 
 static void http_action(struct cc *c, const struct eg_resource *vs, const struct eg_node *rule,
-			const struct rctx *x, struct eg_route *rt)
+                        const struct rctx *x, struct eg_route *rt)
 {
 	const struct eg_node *redirect = eg_node_get(rule, "redirect");
 	const struct eg_node *direct = eg_node_get(rule, "directResponse");
@@ -378,7 +388,7 @@ static void http_action(struct cc *c, const struct eg_resource *vs, const struct
 	} else {
 		rt->action = EG_ACTION_ROUTE;
 		rt->clusters = weighted(c, vs, eg_node_get(rule, "route"), x->port, &rt->nclusters,
-					&rt->total_weight);
+		                        &rt->total_weight);
 	}
 	rt->timeout_ns = node_duration(rule, "timeout", 0);
 	/* Istio's default retry policy when the rule sets none */
@@ -398,18 +408,18 @@ static void http_action(struct cc *c, const struct eg_resource *vs, const struct
 	header_ops(c, eg_node_get(headers, "response"), &rt->response_headers);
 	if (eg_node_get(rule, "fault"))
 		cc_warn(c, vs, eg_node_get(rule, "fault"), "spec.http.fault",
-			"fault injection is not supported, ignoring it");
+		        "fault injection is not supported, ignoring it");
 	if (eg_node_get(rule, "mirror") || eg_node_get(rule, "mirrors"))
 		cc_warn(c, vs, rule, "spec.http.mirror", "mirroring is not supported, ignoring it");
 	if (eg_node_get(rule, "delegate"))
 		cc_warn(c, vs, eg_node_get(rule, "delegate"), "spec.http.delegate",
-			"delegate VirtualServices are not supported, ignoring this rule");
+		        "delegate VirtualServices are not supported, ignoring this rule");
 }
 
 /* The routes of @vs's http rules that apply in @x, in order; stops after a rule that
  * matches everything (later ones are unreachable, as in Istio). */
 static void vs_http_routes(struct cc *c, const struct eg_resource *vs, const struct rctx *x,
-			   struct vec *out)
+                           struct vec *out)
 {
 	const struct eg_node *http = eg_node_path(vs->root, "spec.http");
 	const char *vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
@@ -424,7 +434,7 @@ static void vs_http_routes(struct cc *c, const struct eg_resource *vs, const str
 
 		if (eg_node_get(rule, "delegate")) {
 			cc_warn(c, vs, eg_node_get(rule, "delegate"), "spec.http.delegate",
-				"delegate VirtualServices are not supported, ignoring this rule");
+			        "delegate VirtualServices are not supported, ignoring this rule");
 			continue;
 		}
 		if (!eg_node_len(ms) &&
@@ -435,11 +445,10 @@ static void vs_http_routes(struct cc *c, const struct eg_resource *vs, const str
 
 			if (!match_applies(c, vs, ms->v[j], x))
 				continue;
-			if (!(m = vec_push(&c->tmp, &matches)))
-				{
-					cc_nomem(c);
-					return;
-				}
+			if (!(m = vec_push(&c->tmp, &matches))) {
+				cc_nomem(c);
+				return;
+			}
 			if (!http_match(c, vs, ms->v[j], m)) {
 				matches.n--;
 				continue;
@@ -449,11 +458,10 @@ static void vs_http_routes(struct cc *c, const struct eg_resource *vs, const str
 		}
 		if (eg_node_len(ms) && !matches.n)
 			continue;
-		if (!(rt = vec_push(&c->tmp, out)))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!(rt = vec_push(&c->tmp, out))) {
+			cc_nomem(c);
+			return;
+		}
 		rt->name = arena_str(c->sa, rname && *rname ? rname : "default");
 		rt->vs = vsname;
 		if (!catchall) {
@@ -470,24 +478,23 @@ static void vs_http_routes(struct cc *c, const struct eg_resource *vs, const str
 
 struct rt_build {
 	struct eg_route_table *rt;
-	struct vec vhosts;            /* struct eg_vhost */
-	struct eg_index *claimed;     /* host -> vhost built (first VS wins) */
+	struct vec vhosts;        /* struct eg_vhost */
+	struct eg_index *claimed; /* host -> vhost built (first VS wins) */
 	bool gateway;
 };
 
 static void rtb_init(struct cc *c, struct rt_build *b, const char *name, uint16_t port,
-		     bool gateway)
+                     bool gateway)
 {
 	memset(b, 0, sizeof(*b));
 	b->vhosts = VEC_INIT(struct eg_vhost);
 	b->gateway = gateway;
 	b->rt = arena_alloc(c->sa, sizeof(*b->rt));
 	b->claimed = index_new(&c->tmp, 16);
-	if (!b->rt || !b->claimed)
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!b->rt || !b->claimed) {
+		cc_nomem(c);
+		return;
+	}
 	b->rt->name = name;
 	b->rt->port = port;
 }
@@ -501,33 +508,32 @@ static void add_domain(struct cc *c, struct vec *d, const char *s)
 {
 	const char **slot;
 
-	if (!s)
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!s) {
+		cc_nomem(c);
+		return;
+	}
 	for (size_t i = 0; i < d->n; i++)
 		if (strcmp(*VEC_AT(*d, const char *, i), s) == 0)
 			return;
-	if (!(slot = vec_push(&c->tmp, d)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!(slot = vec_push(&c->tmp, d))) {
+		cc_nomem(c);
+		return;
+	}
 	*slot = s;
 }
 
 /* Domains of a virtual host: host and host:port (gateways: host:*), plus the short names
  * and the ClusterIP of a mesh Service. */
 static const char *const *domains(struct cc *c, const char *host, uint16_t port, bool gateway,
-				  size_t *ret_n)
+                                  size_t *ret_n)
 {
 	struct vec d = VEC_INIT(const char *);
 	const struct svc *s = cc_service(c, host);
 
 	add_domain(c, &d, host);
-	add_domain(c, &d, gateway ? arena_printf(c->sa, "%s:*", host)
-				  : arena_printf(c->sa, "%s:%u", host, port));
+	add_domain(c, &d,
+	           gateway ? arena_printf(c->sa, "%s:*", host)
+	                   : arena_printf(c->sa, "%s:%u", host, port));
 	if (!gateway && s && s->k8s) {
 		const char *name = s->res->name, *ns = s->ns;
 
@@ -549,20 +555,18 @@ static const char *const *domains(struct cc *c, const char *host, uint16_t port,
 }
 
 static void rtb_vhost(struct cc *c, struct rt_build *b, const char *host, uint16_t port,
-		      const char *vsname, struct vec *routes)
+                      const char *vsname, struct vec *routes)
 {
 	struct eg_vhost *vh;
 
-	if (!index_put_grow(&c->tmp, b->claimed, host, strlen(host), host))
-		{
-			cc_nomem(c);
-			return;
-		}
-	if (!(vh = vec_push(&c->tmp, &b->vhosts)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!index_put_grow(&c->tmp, b->claimed, host, strlen(host), host)) {
+		cc_nomem(c);
+		return;
+	}
+	if (!(vh = vec_push(&c->tmp, &b->vhosts))) {
+		cc_nomem(c);
+		return;
+	}
 	vh->name = arena_printf(c->sa, "%s:%u", host, port);
 	vh->domains = domains(c, host, port, b->gateway, &vh->ndomains);
 	vh->routes = vec_finish(c->sa, routes);
@@ -673,25 +677,23 @@ struct sni_build {
 };
 
 static void sni_add(struct cc *c, struct sni_build *b, const char *sni,
-		    const struct eg_tcp_route *route)
+                    const struct eg_tcp_route *route)
 {
 	struct eg_sni_route *r;
 
 	if (!sni || !route)
 		return;
-	if (!b->seen && !(b->seen = index_new(&c->tmp, 16)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!b->seen && !(b->seen = index_new(&c->tmp, 16))) {
+		cc_nomem(c);
+		return;
+	}
 	if (index_get(b->seen, sni, strlen(sni)))
 		return; /* the first rule for an SNI wins */
 	if (!index_put_grow(&c->tmp, b->seen, sni, strlen(sni), sni) ||
-	    !(r = vec_push(&c->tmp, &b->v)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	    !(r = vec_push(&c->tmp, &b->v))) {
+		cc_nomem(c);
+		return;
+	}
 	r->sni = sni;
 	r->route = route;
 }
@@ -709,11 +711,10 @@ static void sni_finish(struct cc *c, struct sni_build *b, struct eg_chain *ch)
 	if (b->v.n)
 		qsort(b->v.v, b->v.n, sizeof(struct eg_sni_route), sni_cmp);
 	v = vec_finish(c->sa, &b->v);
-	if (!(ix = index_new(c->sa, b->v.n)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!(ix = index_new(c->sa, b->v.n))) {
+		cc_nomem(c);
+		return;
+	}
 	for (size_t i = 0; i < b->v.n; i++)
 		(void)index_put(ix, v[i].sni, strlen(v[i].sni), v[i].route);
 	ch->sni = v;
@@ -724,7 +725,7 @@ static void sni_finish(struct cc *c, struct sni_build *b, struct eg_chain *ch)
 /* tls rules of @vs in @x: every kept match's sniHosts -> the rule's route. @covered (may
  * be NULL) restricts SNIs to the hosts a gateway server accepts. */
 static void vs_tls_routes(struct cc *c, const struct eg_resource *vs, const struct rctx *x,
-			  struct sni_build *b, const struct eg_node *server_hosts)
+                          struct sni_build *b, const struct eg_node *server_hosts)
 {
 	const struct eg_node *tls = eg_node_path(vs->root, "spec.tls");
 	const char *vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
@@ -742,18 +743,19 @@ static void vs_tls_routes(struct cc *c, const struct eg_resource *vs, const stru
 				size_t n;
 				uint32_t total;
 				const struct eg_weighted_cluster *w =
-					weighted(c, vs, eg_node_get(tls->v[i], "route"), x->port, &n,
-						 &total);
+				        weighted(c, vs, eg_node_get(tls->v[i], "route"), x->port,
+				                 &n, &total);
 
 				route = tcp_route_to(c, arena_printf(c->sa, "%s.%zu", vsname, i),
-						     vsname, w, n, total);
+				                     vsname, w, n, total);
 			}
 			for (size_t k = 0; k < eg_node_len(sni); k++) {
 				const char *h = sni->v[k]->s;
 				bool ok = !server_hosts;
 
 				for (size_t s = 0; server_hosts && s < server_hosts->n; s++) {
-					const char *sh = server_hosts->v[s]->s, *sl = strchr(sh, '/');
+					const char *sh = server_hosts->v[s]->s,
+					           *sl = strchr(sh, '/');
 
 					sh = sl ? sl + 1 : sh;
 					ok = ok || host_matches(sh, h) || host_matches(h, sh);
@@ -767,7 +769,7 @@ static void vs_tls_routes(struct cc *c, const struct eg_resource *vs, const stru
 
 /* The first tcp rule of @vs that applies in @x, or NULL. */
 static const struct eg_tcp_route *vs_tcp_route(struct cc *c, const struct eg_resource *vs,
-					       const struct rctx *x)
+                                               const struct rctx *x)
 {
 	const struct eg_node *tcp = eg_node_path(vs->root, "spec.tcp");
 	const char *vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
@@ -775,7 +777,7 @@ static const struct eg_tcp_route *vs_tcp_route(struct cc *c, const struct eg_res
 	for (size_t i = 0; i < eg_node_len(tcp); i++) {
 		const struct eg_node *ms = eg_node_get(tcp->v[i], "match");
 		bool ok = !eg_node_len(ms) &&
-			  gws_hit(c, eg_node_path(vs->root, "spec.gateways"), vs->ns, x);
+		          gws_hit(c, eg_node_path(vs->root, "spec.gateways"), vs->ns, x);
 		size_t n;
 		uint32_t total;
 		const struct eg_weighted_cluster *w;
@@ -787,7 +789,7 @@ static const struct eg_tcp_route *vs_tcp_route(struct cc *c, const struct eg_res
 			continue;
 		w = weighted(c, vs, eg_node_get(tcp->v[i], "route"), x->port, &n, &total);
 		return tcp_route_to(c, arena_printf(c->sa, "%s.%zu", vsname, i), vsname, w, n,
-				    total);
+		                    total);
 	}
 	return NULL;
 }
@@ -804,7 +806,7 @@ struct port_build {
 /* VirtualServices bound to the mesh and visible here, in precedence order. */
 static bool vs_for_mesh(struct cc *c, const struct eg_resource *vs)
 {
-	static const struct rctx mesh = { { "mesh" }, 1, 0 };
+	static const struct rctx mesh = {{"mesh"}, 1, 0};
 	const struct eg_node *gws = eg_node_path(vs->root, "spec.gateways");
 
 	return cc_visible_exported(c, vs, "spec.exportTo") && gws_hit(c, gws, vs->ns, &mesh);
@@ -839,27 +841,26 @@ static bool parse_cidr(const char *s, struct eg_addr_route *a)
 }
 
 static void add_addr_route(struct cc *c, struct port_build *pb, const char *cidr,
-			   const struct eg_tcp_route *route)
+                           const struct eg_tcp_route *route)
 {
-	struct eg_addr_route a = { 0 }, *slot;
+	struct eg_addr_route a = {0}, *slot;
 
 	if (!route || !parse_cidr(cidr, &a))
 		return;
 	for (size_t i = 0; i < pb->by_addr.n; i++)
 		if (strcmp(VEC_AT(pb->by_addr, struct eg_addr_route, i)->cidr, cidr) == 0)
 			return;
-	if (!(slot = vec_push(&c->tmp, &pb->by_addr)))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!(slot = vec_push(&c->tmp, &pb->by_addr))) {
+		cc_nomem(c);
+		return;
+	}
 	*slot = a;
 	slot->cidr = arena_str(c->sa, cidr);
 	slot->route = route;
 }
 
 static struct port_build *port_get(struct cc *c, struct vec *ports, struct eg_index *ix,
-				   uint16_t port)
+                                   uint16_t port)
 {
 	char key[8];
 	int n = snprintf(key, sizeof(key), "%u", port);
@@ -906,7 +907,7 @@ static bool by_address(const struct svc *s, const struct svc_port *p)
 	return p->kind == EG_CHAIN_TCP || s->k8s;
 }
 
-static bool shadowed(const struct cc *c, const struct svc *s)
+static bool shadowed(struct cc *c, const struct svc *s)
 {
 	return cc_service(c, s->host) != s;
 }
@@ -914,7 +915,7 @@ static bool shadowed(const struct cc *c, const struct svc *s)
 static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 {
 	struct rt_build b;
-	struct rctx x = { { "mesh" }, 1, pe->port };
+	struct rctx x = {{"mesh"}, 1, pe->port};
 	char name[8];
 
 	snprintf(name, sizeof(name), "%u", pe->port);
@@ -937,8 +938,8 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 			bool on_port = !s;
 
 			for (size_t j = 0; s && j < s->nports; j++)
-				on_port = on_port ||
-					  (s->ports[j].number == pe->port && s->ports[j].kind == EG_CHAIN_HTTP);
+				on_port = on_port || (s->ports[j].number == pe->port &&
+				                      s->ports[j].kind == EG_CHAIN_HTTP);
 			if (!host || !on_port || rtb_claimed(&b, host) ||
 			    !cc_sidecar_imports(c, vs->ns, host, pe->port))
 				continue;
@@ -948,8 +949,8 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 			}
 			if (!routes.n)
 				break;
-			rtb_vhost(c, &b, host, pe->port, arena_printf(c->sa, "%s.%s", vs->name, vs->ns),
-				  &routes);
+			rtb_vhost(c, &b, host, pe->port,
+			          arena_printf(c->sa, "%s.%s", vs->name, vs->ns), &routes);
 		}
 	}
 	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
@@ -974,7 +975,8 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 	pe->chain.fallback = policy_fallback(c);
 }
 
-static bool host_has_port(const struct cc *c, const char *host, uint16_t port, enum eg_chain_proto k)
+static bool host_has_port(struct cc *c, const char *host, uint16_t port,
+                          enum eg_chain_proto k)
 {
 	const struct svc *s = cc_service(c, host);
 
@@ -987,7 +989,7 @@ static bool host_has_port(const struct cc *c, const char *host, uint16_t port, e
 /* Whether a VS's port-less rules are meant for @port: a host of the VS has that port (or
  * no host of it is in the registry). */
 static bool vs_on_port(struct cc *c, const struct eg_resource *vs, uint16_t port,
-		       enum eg_chain_proto k)
+                       enum eg_chain_proto k)
 {
 	const struct eg_node *hosts = eg_node_path(vs->root, "spec.hosts");
 	bool any_known = false;
@@ -1006,8 +1008,8 @@ static bool vs_on_port(struct cc *c, const struct eg_resource *vs, uint16_t port
 
 static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 {
-	struct sni_build b = { VEC_INIT(struct eg_sni_route), NULL };
-	struct rctx x = { { "mesh" }, 1, pe->port };
+	struct sni_build b = {VEC_INIT(struct eg_sni_route), NULL};
+	struct rctx x = {{"mesh"}, 1, pe->port};
 
 	for (size_t i = 0; i < c->vs.n && !c->err; i++) {
 		const struct eg_resource *vs = c->vs.v[i];
@@ -1021,7 +1023,7 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 
 			for (size_t j = 0; j < eg_node_len(ms); j++)
 				explicit_port = explicit_port ||
-						eg_node_int(ms->v[j], "port", 0) == pe->port;
+				                eg_node_int(ms->v[j], "port", 0) == pe->port;
 		}
 		if (!explicit_port && !vs_on_port(c, vs, pe->port, EG_CHAIN_TLS))
 			continue;
@@ -1041,8 +1043,8 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 			    !cc_sidecar_imports(c, s->ns, s->host, pe->port))
 				continue;
 			sni_add(c, &b, s->host,
-				tcp_route_to(c, "default", NULL, default_dest(c, s->host, pe->port), n,
-					     100));
+			        tcp_route_to(c, "default", NULL, default_dest(c, s->host, pe->port),
+			                     n, 100));
 		}
 	}
 	pe->chain.proto = EG_CHAIN_TLS;
@@ -1052,7 +1054,7 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 
 static void sidecar_tcp_port(struct cc *c, struct eg_port_entry *pe, struct port_build *pb)
 {
-	struct rctx x = { { "mesh" }, 1, pe->port };
+	struct rctx x = {{"mesh"}, 1, pe->port};
 
 	pe->chain.proto = EG_CHAIN_TCP;
 	for (size_t i = 0; i < c->vs.n && !c->err && !pe->chain.tcp; i++) {
@@ -1075,7 +1077,7 @@ static void sidecar_tcp_port(struct cc *c, struct eg_port_entry *pe, struct port
 			    !cc_sidecar_imports(c, s->ns, s->host, pe->port))
 				continue;
 			pe->chain.tcp = tcp_route_to(c, "default", NULL,
-						     default_dest(c, s->host, pe->port), 1, 100);
+			                             default_dest(c, s->host, pe->port), 1, 100);
 		}
 	}
 	(void)pb;
@@ -1084,7 +1086,8 @@ static void sidecar_tcp_port(struct cc *c, struct eg_port_entry *pe, struct port
 
 static int port_cmp(const void *a, const void *b)
 {
-	return (int)((const struct port_build *)a)->port - (int)((const struct port_build *)b)->port;
+	return (int)((const struct port_build *)a)->port -
+	       (int)((const struct port_build *)b)->port;
 }
 
 void cc_build_sidecar_listener(struct cc *c)
@@ -1099,11 +1102,10 @@ void cc_build_sidecar_listener(struct cc *c)
 		return;
 	/* the protocol of a port: its first service (Istio's precedence: oldest first) */
 	prec = c->nsvcs ? arena_dup(&c->tmp, c->svcs, c->nsvcs * sizeof(*prec)) : NULL;
-	if (c->nsvcs && !prec)
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (c->nsvcs && !prec) {
+		cc_nomem(c);
+		return;
+	}
 	if (c->nsvcs)
 		qsort(prec, c->nsvcs, sizeof(*prec), svc_prec_cmp);
 	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
@@ -1121,10 +1123,11 @@ void cc_build_sidecar_listener(struct cc *c)
 				return;
 			if (by_address(s, p)) {
 				for (size_t a = 0; a < s->naddresses; a++)
-					add_addr_route(c, pb, s->addresses[a],
-						       tcp_route_to(c, "default", NULL,
-								    default_dest(c, s->host, p->number),
-								    1, 100));
+					add_addr_route(
+					        c, pb, s->addresses[a],
+					        tcp_route_to(c, "default", NULL,
+					                     default_dest(c, s->host, p->number), 1,
+					                     100));
 				continue;
 			}
 			if (!pb->have_proto) {
@@ -1132,9 +1135,10 @@ void cc_build_sidecar_listener(struct cc *c)
 				pb->have_proto = true;
 			} else if (pb->proto != p->kind) {
 				cc_warn(c, s->res, NULL, NULL,
-					"port %u of %s is %s but port %u already carries %s traffic, ignoring it on this port",
-					p->number, s->host, eg_chain_proto_name(p->kind), p->number,
-					eg_chain_proto_name(pb->proto));
+				        "port %u of %s is %s but port %u already carries %s "
+				        "traffic, ignoring it on this port",
+				        p->number, s->host, eg_chain_proto_name(p->kind), p->number,
+				        eg_chain_proto_name(pb->proto));
 			}
 		}
 	}
@@ -1149,10 +1153,11 @@ void cc_build_sidecar_listener(struct cc *c)
 		vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
 		for (size_t r = 0; r < tcp->n; r++) {
 			const struct eg_node *ms = eg_node_get(tcp->v[r], "match");
-			struct rctx x = { { "mesh" }, 1, 0 };
+			struct rctx x = {{"mesh"}, 1, 0};
 
 			for (size_t j = 0; j < eg_node_len(ms); j++) {
-				const struct eg_node *subnets = eg_node_get(ms->v[j], "destinationSubnets");
+				const struct eg_node *subnets =
+				        eg_node_get(ms->v[j], "destinationSubnets");
 				uint16_t port = (uint16_t)eg_node_int(ms->v[j], "port", 0);
 				struct port_build *pb;
 				const struct eg_weighted_cluster *w;
@@ -1161,13 +1166,15 @@ void cc_build_sidecar_listener(struct cc *c)
 				const struct eg_tcp_route *route;
 
 				x.port = port;
-				if (!eg_node_len(subnets) || !port || !match_applies(c, vs, ms->v[j], &x))
+				if (!eg_node_len(subnets) || !port ||
+				    !match_applies(c, vs, ms->v[j], &x))
 					continue;
 				if (!(pb = port_get(c, &ports, unused, port)))
 					return;
-				w = weighted(c, vs, eg_node_get(tcp->v[r], "route"), port, &n, &total);
+				w = weighted(c, vs, eg_node_get(tcp->v[r], "route"), port, &n,
+				             &total);
 				route = tcp_route_to(c, arena_printf(c->sa, "%s.%zu", vsname, r),
-						     vsname, w, n, total);
+				                     vsname, w, n, total);
 				for (size_t k = 0; k < subnets->n; k++)
 					if (subnets->v[k]->s)
 						add_addr_route(c, pb, subnets->v[k]->s, route);
@@ -1184,11 +1191,10 @@ void cc_build_sidecar_listener(struct cc *c)
 		qsort(ports.v, ports.n, sizeof(struct port_build), port_cmp);
 	pes = ports.n ? arena_alloc(c->sa, ports.n * sizeof(*pes)) : NULL;
 	l = arena_alloc(c->sa, sizeof(*l));
-	if (!l || (ports.n && !pes))
-		{
-			cc_nomem(c);
-			return;
-		}
+	if (!l || (ports.n && !pes)) {
+		cc_nomem(c);
+		return;
+	}
 	for (size_t i = 0; i < ports.n && !c->err; i++) {
 		struct port_build *pb = VEC_AT(ports, struct port_build, i);
 		struct eg_port_entry *pe = &pes[i];
@@ -1248,7 +1254,7 @@ static const char *host_intersect(const char *vs_host, const char *srv_host)
 
 /* Whether server host "[ns/]dns" admits VS @vs (namespace part) and returns the dns part. */
 static const char *server_host_for(const struct gw_server *gs, const struct eg_resource *vs,
-				   const char *h, char *buf, size_t len)
+                                   const char *h, char *buf, size_t len)
 {
 	const char *slash = strchr(h, '/');
 
@@ -1256,7 +1262,8 @@ static const char *server_host_for(const struct gw_server *gs, const struct eg_r
 		size_t nl = (size_t)(slash - h);
 
 		snprintf(buf, len, "%.*s", (int)nl, h);
-		if (strcmp(buf, "*") != 0 && strcmp(strcmp(buf, ".") == 0 ? gs->gw->ns : buf, vs->ns))
+		if (strcmp(buf, "*") != 0 &&
+		    strcmp(strcmp(buf, ".") == 0 ? gs->gw->ns : buf, vs->ns))
 			return NULL;
 		return slash + 1;
 	}
@@ -1266,7 +1273,7 @@ static const char *server_host_for(const struct gw_server *gs, const struct eg_r
 /* VirtualServices bound to server @gs's Gateway, visible in the gateway's namespace. */
 static bool vs_for_server(struct cc *c, const struct eg_resource *vs, const struct gw_server *gs)
 {
-	struct rctx x = { { gs->gwname }, 1, gs->port };
+	struct rctx x = {{gs->gwname}, 1, gs->port};
 
 	return cc_visible_exported(c, vs, "spec.exportTo") &&
 	       eg_node_len(eg_node_path(vs->root, "spec.gateways")) &&
@@ -1299,9 +1306,8 @@ static void server_tls(struct cc *c, const struct eg_node *tls, struct eg_server
 	t->ca_certificates = arena_str(c->sa, eg_node_str(tls, "caCertificates"));
 	t->min_version = arena_str(c->sa, eg_node_str(tls, "minProtocolVersion"));
 	t->max_version = arena_str(c->sa, eg_node_str(tls, "maxProtocolVersion"));
-	t->subject_alt_names =
-		(const char *const *)arena_alloc(c->sa, sizeof(char *) *
-							       (eg_node_len(eg_node_get(tls, "subjectAltNames")) + 1));
+	t->subject_alt_names = (const char *const *)arena_alloc(
+	        c->sa, sizeof(char *) * (eg_node_len(eg_node_get(tls, "subjectAltNames")) + 1));
 	{
 		const struct eg_node *l = eg_node_get(tls, "subjectAltNames");
 		const char **v = (const char **)t->subject_alt_names;
@@ -1356,14 +1362,14 @@ static const char *const *server_names(struct cc *c, const struct eg_node *hosts
 /* HTTP route table from the servers @v[0..n) (all plain HTTP on one port, or one HTTPS
  * server): VS hosts intersected with the server hosts. */
 static const struct eg_route_table *gateway_routes(struct cc *c, const char *name,
-						   struct gw_server *const *v, size_t n)
+                                                   struct gw_server *const *v, size_t n)
 {
 	struct rt_build b;
 	uint16_t port = v[0]->port;
 
 	rtb_init(c, &b, name, port, true);
-	for (size_t i = 0; i < c->vs.n && !c->err; i++) {
-		const struct eg_resource *vs = c->vs.v[i];
+	for (size_t i = 0; i < c->gw_vs.n && !c->err; i++) {
+		const struct eg_resource *vs = c->gw_vs.v[i];
 		const struct eg_node *hosts = eg_node_path(vs->root, "spec.hosts");
 		const char *vsname;
 
@@ -1371,8 +1377,9 @@ static const struct eg_route_table *gateway_routes(struct cc *c, const char *nam
 			continue;
 		vsname = NULL;
 		for (size_t h = 0; h < eg_node_len(hosts); h++) {
-			const char *vh = hosts->v[h]->s ? cc_expand_host(c, hosts->v[h]->s, vs->ns) : NULL;
-			struct rctx x = { { NULL }, 0, port };
+			const char *vh =
+			        hosts->v[h]->s ? cc_expand_host(c, hosts->v[h]->s, vs->ns) : NULL;
+			struct rctx x = {{NULL}, 0, port};
 			const char *host = NULL;
 			bool redirect = false;
 			struct vec routes = VEC_INIT(struct eg_route);
@@ -1387,7 +1394,10 @@ static const struct eg_route_table *gateway_routes(struct cc *c, const char *nam
 				if (!vs_for_server(c, vs, v[s]))
 					continue;
 				for (size_t k = 0; k < eg_node_len(sh) && !hit; k++) {
-					const char *d = sh->v[k]->s ? server_host_for(v[s], vs, sh->v[k]->s, buf, sizeof(buf)) : NULL;
+					const char *d =
+					        sh->v[k]->s ? server_host_for(v[s], vs, sh->v[k]->s,
+					                                      buf, sizeof(buf))
+					                    : NULL;
 
 					hit = d ? host_intersect(vh, d) : NULL;
 				}
@@ -1397,18 +1407,18 @@ static const struct eg_route_table *gateway_routes(struct cc *c, const char *nam
 					host = arena_lower(c->sa, hit);
 				if (x.ngws < MAX_CTX_GATEWAYS)
 					x.gws[x.ngws++] = v[s]->gwname;
-				redirect = redirect || eg_node_bool(v[s]->srv, "tls.httpsRedirect", false);
+				redirect = redirect ||
+				           eg_node_bool(v[s]->srv, "tls.httpsRedirect", false);
 			}
 			if (!host || rtb_claimed(&b, host))
 				continue;
 			if (redirect) {
 				struct eg_route *rt = vec_push(&c->tmp, &routes);
 
-				if (!rt)
-					{
-						cc_nomem(c);
-						return NULL;
-					}
+				if (!rt) {
+					cc_nomem(c);
+					return NULL;
+				}
 				rt->name = "https_redirect";
 				rt->action = EG_ACTION_REDIRECT;
 				rt->redirect.scheme = "https";
@@ -1429,11 +1439,11 @@ static const struct eg_route_table *gateway_routes(struct cc *c, const char *nam
 
 static void gateway_passthrough(struct cc *c, struct gw_server *gs, struct eg_chain *ch)
 {
-	struct sni_build b = { VEC_INIT(struct eg_sni_route), NULL };
-	struct rctx x = { { gs->gwname }, 1, gs->port };
+	struct sni_build b = {VEC_INIT(struct eg_sni_route), NULL};
+	struct rctx x = {{gs->gwname}, 1, gs->port};
 
-	for (size_t i = 0; i < c->vs.n && !c->err; i++) {
-		const struct eg_resource *vs = c->vs.v[i];
+	for (size_t i = 0; i < c->gw_vs.n && !c->err; i++) {
+		const struct eg_resource *vs = c->gw_vs.v[i];
 
 		if (!eg_node_len(eg_node_path(vs->root, "spec.tls")) || !vs_for_server(c, vs, gs))
 			continue;
@@ -1446,11 +1456,11 @@ static void gateway_passthrough(struct cc *c, struct gw_server *gs, struct eg_ch
 
 static void gateway_tcp(struct cc *c, struct gw_server *gs, struct eg_chain *ch)
 {
-	struct rctx x = { { gs->gwname }, 1, gs->port };
+	struct rctx x = {{gs->gwname}, 1, gs->port};
 
 	ch->proto = EG_CHAIN_TCP;
-	for (size_t i = 0; i < c->vs.n && !c->err && !ch->tcp; i++) {
-		const struct eg_resource *vs = c->vs.v[i];
+	for (size_t i = 0; i < c->gw_vs.n && !c->err && !ch->tcp; i++) {
+		const struct eg_resource *vs = c->gw_vs.v[i];
 
 		if (eg_node_len(eg_node_path(vs->root, "spec.tcp")) && vs_for_server(c, vs, gs))
 			ch->tcp = vs_tcp_route(c, vs, &x);
@@ -1459,7 +1469,8 @@ static void gateway_tcp(struct cc *c, struct gw_server *gs, struct eg_chain *ch)
 
 static int server_bind_cmp(const void *a, const void *b)
 {
-	const struct gw_server *x = *(struct gw_server *const *)a, *y = *(struct gw_server *const *)b;
+	const struct gw_server *x = *(struct gw_server *const *)a,
+	                       *y = *(struct gw_server *const *)b;
 	int r = (int)x->bind - (int)y->bind;
 
 	if (r)
@@ -1473,7 +1484,8 @@ static void fill_chain_meta(struct cc *c, struct eg_filter_chain *fc, const stru
 	const char *pname = eg_node_str(gs->srv, "port.name");
 
 	fc->gateway = gs->gwname;
-	fc->server = arena_str(c->sa, pname ? pname : arena_printf(c->sa, "%s.%u", gs->protocol, gs->port));
+	fc->server = arena_str(c->sa, pname ? pname
+	                                    : arena_printf(c->sa, "%s.%u", gs->protocol, gs->port));
 	fc->protocol = gs->protocol;
 	fc->hosts = server_hosts(c, eg_node_get(gs->srv, "hosts"), &fc->nhosts);
 }
@@ -1497,15 +1509,16 @@ static void gateway_listener(struct cc *c, struct eg_listener *l, struct gw_serv
 		enum eg_chain_proto k = proto_kind(gs->protocol);
 		const char *mode = eg_node_str(tls, "mode");
 		bool terminated = k == EG_CHAIN_TLS && mode && strcmp(mode, "PASSTHROUGH") != 0 &&
-				  strcmp(mode, "AUTO_PASSTHROUGH") != 0;
+		                  strcmp(mode, "AUTO_PASSTHROUGH") != 0;
 		struct eg_filter_chain *fc;
 
 		if (k != EG_CHAIN_TLS) {
 			/* plain servers (HTTP or TCP) share one chain per port */
 			if (tls_seen || (nplain && plain_kind != k)) {
 				cc_warn(c, gs->gw, gs->srv, "spec.servers",
-					"port %u: a %s server cannot share the port with the servers before it, ignoring it",
-					gs->port, gs->protocol);
+				        "port %u: a %s server cannot share the port with the "
+				        "servers before it, ignoring it",
+				        gs->port, gs->protocol);
 				continue;
 			}
 			if (nplain < EG_ARRAY_SIZE(plain))
@@ -1515,31 +1528,32 @@ static void gateway_listener(struct cc *c, struct eg_listener *l, struct gw_serv
 		}
 		if (nplain) {
 			cc_warn(c, gs->gw, gs->srv, "spec.servers",
-				"port %u: a TLS server cannot share the port with plain text servers, ignoring it",
-				gs->port);
+			        "port %u: a TLS server cannot share the port with plain text "
+			        "servers, ignoring it",
+			        gs->port);
 			continue;
 		}
 		if (mode && strcmp(mode, "AUTO_PASSTHROUGH") == 0) {
 			cc_warn(c, gs->gw, tls, "spec.servers.tls.mode",
-				"AUTO_PASSTHROUGH is not supported, ignoring this server");
+			        "AUTO_PASSTHROUGH is not supported, ignoring this server");
 			continue;
 		}
 		tls_seen = true;
-		if (!(fc = vec_push(&c->tmp, &chains)))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!(fc = vec_push(&c->tmp, &chains))) {
+			cc_nomem(c);
+			return;
+		}
 		fill_chain_meta(c, fc, gs);
 		server_tls(c, tls, &fc->tls);
-		fc->server_names = server_names(c, eg_node_get(gs->srv, "hosts"), &fc->nserver_names);
+		fc->server_names =
+		        server_names(c, eg_node_get(gs->srv, "hosts"), &fc->nserver_names);
 		if (!terminated) {
 			gateway_passthrough(c, gs, &fc->chain);
 		} else if (strcmp(gs->protocol, "HTTPS") == 0) {
 			const char *pname = eg_node_str(gs->srv, "port.name");
-			const char *name = arena_printf(c->sa, "https.%u.%s.%s.%s", gs->port,
-							pname ? pname : "https", gs->gw->name,
-							gs->gw->ns);
+			const char *name =
+			        arena_printf(c->sa, "https.%u.%s.%s.%s", gs->port,
+			                     pname ? pname : "https", gs->gw->name, gs->gw->ns);
 
 			fc->chain.proto = EG_CHAIN_HTTP;
 			fc->chain.http = gateway_routes(c, name, &gs, 1);
@@ -1550,18 +1564,17 @@ static void gateway_listener(struct cc *c, struct eg_listener *l, struct gw_serv
 	if (nplain) {
 		struct eg_filter_chain *fc = vec_push(&c->tmp, &chains);
 
-		if (!fc)
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!fc) {
+			cc_nomem(c);
+			return;
+		}
 		fill_chain_meta(c, fc, plain[0]);
 		fc->tls.mode = EG_SERVER_TLS_NONE;
 		fc->tls.https_redirect = eg_node_bool(plain[0]->srv, "tls.httpsRedirect", false);
 		if (plain_kind == EG_CHAIN_HTTP) {
 			fc->chain.proto = EG_CHAIN_HTTP;
 			fc->chain.http = gateway_routes(c, arena_printf(c->sa, "http.%u", l->port),
-							plain, nplain);
+			                                plain, nplain);
 		} else {
 			gateway_tcp(c, plain[0], &fc->chain);
 		}
@@ -1572,18 +1585,39 @@ static void gateway_listener(struct cc *c, struct eg_listener *l, struct gw_serv
 
 void cc_build_gateway_listeners(struct cc *c)
 {
+	struct rctx all = { { NULL }, 0, 0 };
 	struct gw_server **v;
 	struct vec ls = VEC_INIT(struct eg_listener);
 
 	if (c->err || !c->nservers)
 		return;
-	if (!(v = arena_alloc(&c->tmp, c->nservers * sizeof(*v))))
-		{
-			cc_nomem(c);
-			return;
-		}
-	for (size_t i = 0; i < c->nservers; i++)
+	if (!(v = arena_alloc(&c->tmp, c->nservers * sizeof(*v)))) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t i = 0; i < c->nservers; i++) {
+		bool seen = false;
+
 		v[i] = &c->servers[i];
+		for (size_t j = 0; j < all.ngws && !seen; j++)
+			seen = strcmp(all.gws[j], c->servers[i].gwname) == 0;
+		if (!seen && all.ngws < MAX_CTX_GATEWAYS)
+			all.gws[all.ngws++] = c->servers[i].gwname;
+	}
+	/* the VirtualServices bound to one of these Gateways, once (not per listener) */
+	c->gw_vs.v = c->vs.n ? arena_alloc(&c->tmp, c->vs.n * sizeof(*c->gw_vs.v)) : NULL;
+	if (c->vs.n && !c->gw_vs.v) {
+		cc_nomem(c);
+		return;
+	}
+	for (size_t i = 0; i < c->vs.n; i++) {
+		const struct eg_resource *vs = c->vs.v[i];
+		const struct eg_node *gws = eg_node_path(vs->root, "spec.gateways");
+
+		if (eg_node_len(gws) && gws_hit(c, gws, vs->ns, &all) &&
+		    cc_visible_exported(c, vs, "spec.exportTo"))
+			c->gw_vs.v[c->gw_vs.n++] = vs;
+	}
 	if (c->nservers)
 		qsort(v, c->nservers, sizeof(*v), server_bind_cmp);
 	for (size_t i = 0; i < c->nservers && !c->err;) {
@@ -1592,11 +1626,10 @@ void cc_build_gateway_listeners(struct cc *c)
 
 		while (j < c->nservers && v[j]->bind == v[i]->bind)
 			j++;
-		if (!(l = vec_push(&c->tmp, &ls)))
-			{
-				cc_nomem(c);
-				return;
-			}
+		if (!(l = vec_push(&c->tmp, &ls))) {
+			cc_nomem(c);
+			return;
+		}
 		gateway_listener(c, l, v + i, j - i);
 		i = j;
 	}

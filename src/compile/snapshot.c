@@ -132,7 +132,7 @@ static bool lower_key(struct eg_str in, char *buf, size_t len)
 
 /* Looks up "*" + each suffix of @host (from its first dot), then @tail appended. */
 static const void *wildcard_get(const struct eg_index *ix, const char *host, size_t hlen,
-				const char *tail)
+                                const char *tail)
 {
 	char key[MAX_HOST_KEY + 8];
 	size_t tl = strlen(tail);
@@ -156,7 +156,7 @@ static const void *wildcard_get(const struct eg_index *ix, const char *host, siz
 }
 
 const struct eg_vhost *eg_route_table_vhost(const struct eg_route_table *rt,
-					    struct eg_str authority)
+                                            struct eg_str authority)
 {
 	char key[MAX_HOST_KEY];
 	const struct eg_vhost *vh;
@@ -219,7 +219,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 }
 
 const struct eg_tcp_route *eg_port_entry_addr_route(const struct eg_port_entry *pe, int family,
-						    const void *addr)
+                                                    const void *addr)
 {
 	const struct eg_addr_route *best = NULL;
 
@@ -285,12 +285,12 @@ static bool smatch_ok(const struct eg_smatch *m, struct eg_str v)
 		if (!v.ptr || v.len != m->len)
 			return false;
 		return m->ignore_case ? strncasecmp(v.ptr, m->value, v.len) == 0
-				      : memcmp(v.ptr, m->value, v.len) == 0;
+		                      : memcmp(v.ptr, m->value, v.len) == 0;
 	case EG_SMATCH_PREFIX:
 		if (!v.ptr || v.len < m->len)
 			return false;
 		return m->ignore_case ? strncasecmp(v.ptr, m->value, m->len) == 0
-				      : memcmp(v.ptr, m->value, m->len) == 0;
+		                      : memcmp(v.ptr, m->value, m->len) == 0;
 	case EG_SMATCH_REGEX:
 		if (!v.ptr)
 			return false;
@@ -309,7 +309,7 @@ static struct eg_str query_param(struct eg_str path, const char *name)
 	size_t nl = strlen(name);
 
 	if (!q)
-		return (struct eg_str){ NULL, 0 };
+		return (struct eg_str){NULL, 0};
 	for (const char *p = q + 1; p < end;) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *e = amp ? amp : end;
@@ -317,11 +317,11 @@ static struct eg_str query_param(struct eg_str path, const char *name)
 		size_t kl = (size_t)((eq ? eq : e) - p);
 
 		if (kl == nl && memcmp(p, name, nl) == 0)
-			return eq ? (struct eg_str){ eq + 1, (size_t)(e - eq - 1) }
-				  : (struct eg_str){ e, 0 };
+			return eq ? (struct eg_str){eq + 1, (size_t)(e - eq - 1)}
+			          : (struct eg_str){e, 0};
 		p = e + 1;
 	}
-	return (struct eg_str){ NULL, 0 };
+	return (struct eg_str){NULL, 0};
 }
 
 static bool match_ok(const struct eg_route_match *m, const struct eg_http_req_view *req)
@@ -337,7 +337,7 @@ static bool match_ok(const struct eg_route_match *m, const struct eg_http_req_vi
 	for (size_t i = 0; i < m->nheaders; i++) {
 		const struct eg_header_match *h = &m->headers[i];
 		struct eg_str v = req->header ? req->header(req->ctx, eg_str_c(h->name))
-					      : (struct eg_str){ NULL, 0 };
+		                              : (struct eg_str){NULL, 0};
 		bool hit = v.ptr && smatch_ok(&h->m, v);
 
 		if (hit == h->absent)
@@ -345,7 +345,7 @@ static bool match_ok(const struct eg_route_match *m, const struct eg_http_req_vi
 	}
 	for (size_t i = 0; i < m->nquery; i++) {
 		struct eg_str v = req->path.ptr ? query_param(req->path, m->query[i].name)
-						: (struct eg_str){ NULL, 0 };
+		                                : (struct eg_str){NULL, 0};
 
 		if (!v.ptr || !smatch_ok(&m->query[i].m, v))
 			return false;
@@ -368,7 +368,7 @@ const struct eg_route *eg_vhost_route(const struct eg_vhost *vh, const struct eg
 }
 
 const struct eg_weighted_cluster *eg_pick_weighted(const struct eg_weighted_cluster *c, size_t n,
-						   uint32_t r)
+                                                   uint32_t r)
 {
 	uint64_t acc = 0;
 
@@ -394,38 +394,38 @@ const char *eg_policy_name(enum eg_policy_mode m)
 
 const char *eg_cluster_type_name(enum eg_cluster_type t)
 {
-	static const char *const n[] = { "EDS",		 "STRICT_DNS",	 "LOGICAL_DNS",
-					 "STATIC",	 "ORIGINAL_DST", "DYNAMIC_DNS" };
+	static const char *const n[] = {"EDS",    "STRICT_DNS",   "LOGICAL_DNS",
+	                                "STATIC", "ORIGINAL_DST", "DYNAMIC_DNS"};
 
 	return (size_t)t < EG_ARRAY_SIZE(n) ? n[t] : "?";
 }
 
 const char *eg_lb_name(enum eg_lb_policy p)
 {
-	static const char *const n[] = { "LEAST_REQUEST", "ROUND_ROBIN", "RANDOM", "PASSTHROUGH",
-					 "CONSISTENT_HASH" };
+	static const char *const n[] = {"LEAST_REQUEST", "ROUND_ROBIN", "RANDOM", "PASSTHROUGH",
+	                                "CONSISTENT_HASH"};
 
 	return (size_t)p < EG_ARRAY_SIZE(n) ? n[p] : "?";
 }
 
 const char *eg_upstream_tls_name(enum eg_upstream_tls_mode m)
 {
-	static const char *const n[] = { "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL" };
+	static const char *const n[] = {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"};
 
 	return (size_t)m < EG_ARRAY_SIZE(n) ? n[m] : "?";
 }
 
 const char *eg_server_tls_name(enum eg_server_tls_mode m)
 {
-	static const char *const n[] = { "NONE",   "PASSTHROUGH",  "SIMPLE",
-					 "MUTUAL", "ISTIO_MUTUAL", "AUTO_PASSTHROUGH" };
+	static const char *const n[] = {"NONE",   "PASSTHROUGH",  "SIMPLE",
+	                                "MUTUAL", "ISTIO_MUTUAL", "AUTO_PASSTHROUGH"};
 
 	return (size_t)m < EG_ARRAY_SIZE(n) ? n[m] : "?";
 }
 
 const char *eg_chain_proto_name(enum eg_chain_proto p)
 {
-	static const char *const n[] = { "HTTP", "TLS", "TCP" };
+	static const char *const n[] = {"HTTP", "TLS", "TCP"};
 
 	return (size_t)p < EG_ARRAY_SIZE(n) ? n[p] : "?";
 }

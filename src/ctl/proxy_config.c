@@ -21,17 +21,17 @@ enum what {
 
 /* --- helpers --- */
 
-static int row(struct eg_ctl_table *t, const char *a, const char *b, const char *c,
-	       const char *d, const char *e, const char *f)
+static int row(struct eg_ctl_table *t, const char *a, const char *b, const char *c, const char *d,
+               const char *e, const char *f)
 {
-	const char *cells[6] = { a, b, c, d, e, f };
+	const char *cells[6] = {a, b, c, d, e, f};
 
 	return eg_ctl_table_row(t, cells);
 }
 
 /* "outbound|80||a.b" (weights when split: "x (80%), y (20%)") into @b. */
 static void clusters_text(struct eg_buf *b, const struct eg_weighted_cluster *w, size_t n,
-			  uint32_t total)
+                          uint32_t total)
 {
 	for (size_t i = 0; i < n; i++) {
 		(void)eg_buf_printf(b, "%s%s", i ? ", " : "", w[i].name);
@@ -81,7 +81,7 @@ static void match_text(struct eg_buf *b, const struct eg_route *r)
 			smatch_text(b, " authority=", &m->authority);
 		for (size_t h = 0; h < m->nheaders; h++)
 			(void)eg_buf_printf(b, " %sheader=%s", m->headers[h].absent ? "!" : "",
-					    m->headers[h].name);
+			                    m->headers[h].name);
 	}
 }
 
@@ -106,7 +106,7 @@ static void domains_text(struct eg_buf *b, const struct eg_vhost *vh)
 }
 
 static void route_rows(struct eg_ctl_table *t, const struct eg_route_table *rt,
-		       const struct eg_vhost *vh)
+                       const struct eg_vhost *vh)
 {
 	for (size_t i = 0; i < vh->nroutes; i++) {
 		const struct eg_route *r = &vh->routes[i];
@@ -125,7 +125,7 @@ static void route_rows(struct eg_ctl_table *t, const struct eg_route_table *rt,
 		if (r->vs)
 			snprintf(vsbuf, sizeof(vsbuf), "%s", r->vs);
 		(void)row(t, rt->name, vh->name, eg_buf_cstr(&dom), eg_buf_cstr(&match), vsbuf,
-			  eg_buf_cstr(&dest));
+		          eg_buf_cstr(&dest));
 		eg_buf_done(&dom);
 		eg_buf_done(&match);
 		eg_buf_done(&dest);
@@ -161,7 +161,8 @@ static void tcp_dest(struct eg_buf *b, const struct eg_tcp_route *r)
 }
 
 static void chain_rows(struct eg_ctl_table *t, const char *addr, const char *port,
-		       const char *prefix, const char *note, const struct eg_chain *ch, bool gateway)
+                       const char *prefix, const char *note, const struct eg_chain *ch,
+                       bool gateway)
 {
 	struct eg_buf m = EG_BUF_INIT(1024), d = EG_BUF_INIT(4096);
 
@@ -221,8 +222,8 @@ static void print_listeners(const struct eg_snapshot *s)
 
 					(void)eg_buf_printf(&m, "Addr: %s", pe->by_addr[a].cidr);
 					tcp_dest(&dd, pe->by_addr[a].route);
-					(void)row(&t, l->address, port, eg_buf_cstr(&m), eg_buf_cstr(&dd),
-						  NULL, NULL);
+					(void)row(&t, l->address, port, eg_buf_cstr(&m),
+					          eg_buf_cstr(&dd), NULL, NULL);
 					eg_buf_done(&m);
 					eg_buf_done(&dd);
 				}
@@ -230,7 +231,8 @@ static void print_listeners(const struct eg_snapshot *s)
 			}
 			snprintf(port, sizeof(port), "%u", l->port);
 			tcp_dest(&d, l->fallback);
-			(void)row(&t, l->address, port, "ALL (other ports)", eg_buf_cstr(&d), NULL, NULL);
+			(void)row(&t, l->address, port, "ALL (other ports)", eg_buf_cstr(&d), NULL,
+			          NULL);
 			eg_buf_done(&d);
 			continue;
 		}
@@ -240,14 +242,16 @@ static void print_listeners(const struct eg_snapshot *s)
 			struct eg_buf pre = EG_BUF_INIT(1024), note = EG_BUF_INIT(256);
 
 			/* a terminating server: its SNI names select the chain */
-			if (fc->tls.mode != EG_SERVER_TLS_NONE && fc->tls.mode != EG_SERVER_TLS_PASSTHROUGH) {
+			if (fc->tls.mode != EG_SERVER_TLS_NONE &&
+			    fc->tls.mode != EG_SERVER_TLS_PASSTHROUGH) {
 				for (size_t k = 0; k < fc->nserver_names; k++)
-					(void)eg_buf_printf(&pre, "%s%s", k ? "," : "SNI: ",
-							    fc->server_names[k]);
-				(void)eg_buf_printf(&note, " (TLS %s)", eg_server_tls_name(fc->tls.mode));
+					(void)eg_buf_printf(&pre, "%s%s",
+					                    k ? "," : "SNI: ", fc->server_names[k]);
+				(void)eg_buf_printf(&note, " (TLS %s)",
+				                    eg_server_tls_name(fc->tls.mode));
 			}
 			chain_rows(&t, l->address, port, eg_buf_cstr(&pre), eg_buf_cstr(&note),
-				   &fc->chain, true);
+			           &fc->chain, true);
 			eg_buf_done(&pre);
 			eg_buf_done(&note);
 		}
@@ -272,7 +276,7 @@ static void print_clusters(const struct eg_snapshot *s)
 		}
 		snprintf(port, sizeof(port), "%u", k->port);
 		(void)row(&t, k->host, port, k->subset[0] ? k->subset : "-", "outbound",
-			  eg_cluster_type_name(k->type), k->destination_rule);
+		          eg_cluster_type_name(k->type), k->destination_rule);
 	}
 	eg_ctl_table_print(&t, stdout);
 	eg_ctl_table_done(&t);
@@ -296,9 +300,9 @@ static int parse_labels(char *arg, struct eg_label *v, size_t *n)
 }
 
 static int load(const struct eg_ctl *ctl, const char *const *files, size_t nfiles,
-		struct eg_resource_set *set, uint64_t *gen, struct eg_diag *d)
+                struct eg_resource_set *set, uint64_t *gen, struct eg_diag *d)
 {
-	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_store *store = NULL;
 	int r;
 
@@ -314,21 +318,21 @@ static int load(const struct eg_ctl *ctl, const char *const *files, size_t nfile
 int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "service-account", required_argument, NULL, 's' },
-		{ "labels", required_argument, NULL, 'l' },
-		{ "workload", required_argument, NULL, 'w' },
-		{ "revision", required_argument, NULL, 'R' },
-		{ "filename", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"output", required_argument, NULL, 'o'},
+	        {"role", required_argument, NULL, 'r'},
+	        {"name", required_argument, NULL, 'N'},
+	        {"namespace", required_argument, NULL, 'n'},
+	        {"service-account", required_argument, NULL, 's'},
+	        {"labels", required_argument, NULL, 'l'},
+	        {"workload", required_argument, NULL, 'w'},
+	        {"revision", required_argument, NULL, 'R'},
+	        {"filename", required_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *files[MAX_FILES];
 	struct eg_label labels[MAX_LABELS];
-	struct eg_proxy_id who = { .role = EG_ROLE_SIDECAR };
+	struct eg_proxy_id who = {.role = EG_ROLE_SIDECAR};
 	const char *role = NULL, *output = NULL, *workload = NULL;
 	size_t nfiles = 0, nlabels = 0;
 	struct eg_resource_set set;
@@ -407,7 +411,8 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 	if (strcmp(role, "gateway") == 0) {
 		who.role = EG_ROLE_GATEWAY;
 		if (!who.name) {
-			eg_ctl_err("--role gateway needs --name (the egress gateway or its Deployment)");
+			eg_ctl_err("--role gateway needs --name (the egress gateway or its "
+			           "Deployment)");
 			return EG_EXIT_USAGE;
 		}
 	} else {
@@ -442,10 +447,10 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 	if (output) {
 		struct eg_buf b = EG_BUF_INIT((size_t)1 << 30);
 
-		r = what == W_ALL	   ? eg_snapshot_dump_json(snap, &b)
+		r = what == W_ALL         ? eg_snapshot_dump_json(snap, &b)
 		    : what == W_LISTENERS ? eg_snapshot_dump_json_part(snap, "listeners", &b)
-		    : what == W_ROUTES	   ? eg_snapshot_dump_json_part(snap, "route_tables", &b)
-					   : eg_snapshot_dump_json_part(snap, "clusters", &b);
+		    : what == W_ROUTES    ? eg_snapshot_dump_json_part(snap, "route_tables", &b)
+		                          : eg_snapshot_dump_json_part(snap, "clusters", &b);
 		if (r < 0) {
 			eg_ctl_err("cannot write the JSON: %s", strerror(-r));
 			ret = EG_EXIT_REFUSED;

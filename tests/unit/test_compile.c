@@ -16,7 +16,7 @@ static struct eg_diag g_diag;
 /* Parses @yaml (valid, or the test fails) and compiles it for @who. */
 static struct eg_snapshot *compile_yaml(const char *yaml, const struct eg_proxy_id *who)
 {
-	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_snapshot *s = NULL;
 	int r;
 
@@ -43,15 +43,14 @@ static void done(struct eg_snapshot *s)
 }
 
 static const struct eg_proxy_id sidecar_default = {
-	.role = EG_ROLE_SIDECAR, .ns = "default", .service_account = "app"
-};
+        .role = EG_ROLE_SIDECAR, .ns = "default", .service_account = "app"};
 
 /* The cluster a sidecar routes "GET http://AUTHORITY/PATH" on port @port to, or a marker. */
 static struct eg_str no_header(void *ctx, struct eg_str name)
 {
 	(void)ctx;
 	(void)name;
-	return (struct eg_str){ NULL, 0 };
+	return (struct eg_str){NULL, 0};
 }
 
 struct hdrs {
@@ -63,19 +62,19 @@ static struct eg_str some_header(void *ctx, struct eg_str name)
 	for (const struct hdrs *h = ctx; h->name; h++)
 		if (eg_str_eqc(name, h->name))
 			return eg_str_c(h->value);
-	return (struct eg_str){ NULL, 0 };
+	return (struct eg_str){NULL, 0};
 }
 
 static const struct eg_route *route_of(const struct eg_route_table *rt, const char *authority,
-				       const char *path, const struct hdrs *h)
+                                       const char *path, const struct hdrs *h)
 {
 	struct eg_http_req_view req = {
-		.method = EG_STR("GET"),
-		.scheme = EG_STR("http"),
-		.authority = eg_str_c(authority),
-		.path = eg_str_c(path),
-		.header = h ? some_header : no_header,
-		.ctx = (void *)h,
+	        .method = EG_STR("GET"),
+	        .scheme = EG_STR("http"),
+	        .authority = eg_str_c(authority),
+	        .path = eg_str_c(path),
+	        .header = h ? some_header : no_header,
+	        .ctx = (void *)h,
 	};
 	const struct eg_vhost *vh = eg_route_table_vhost(rt, eg_str_c(authority));
 
@@ -94,7 +93,7 @@ static const char *dest(const struct eg_route *r)
 }
 
 static const char *sidecar_dest(const struct eg_snapshot *s, uint16_t port, const char *authority,
-				const char *path)
+                                const char *path)
 {
 	const struct eg_port_entry *pe = eg_snapshot_port(s, port);
 
@@ -115,10 +114,11 @@ static const char *mesh_policy(const char *mode)
 	static char buf[512];
 
 	snprintf(buf, sizeof(buf),
-		 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio-shared-configmap-asm-1-24\n"
-		 "  namespace: aks-istio-system\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n"
-		 "      mode: %s\n---\n",
-		 mode);
+	         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "
+	         "istio-shared-configmap-asm-1-24\n"
+	         "  namespace: aks-istio-system\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n"
+	         "      mode: %s\n---\n",
+	         mode);
 	return buf;
 }
 
@@ -127,30 +127,32 @@ static const char *mesh_policy(const char *mode)
 /* A match's gateways override the VS's: the sidecar gets the mesh rule only, the gateway
  * the gateway rule only. */
 static const char *override_yaml =
-	"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
-	"  namespace: default\nspec:\n  hosts: [api.example.com]\n  ports:\n"
-	"  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-	"apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: default\nspec:\n"
-	"  selector: {istio: egw}\n  ports:\n  - {name: http, port: 80, targetPort: 8080}\n---\n"
-	"apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\n"
-	"  namespace: default\nspec:\n  selector: {istio: egw}\n  servers:\n"
-	"  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [api.example.com]\n---\n"
-	"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-	"  namespace: default\nspec:\n  hosts: [api.example.com]\n  gateways: [gw, mesh]\n"
-	"  http:\n"
-	"  - name: to-gateway\n    match:\n    - gateways: [mesh]\n"
-	"    route:\n    - destination: {host: egw, port: {number: 80}}\n"
-	"  - name: to-site\n    match:\n    - gateways: [gw]\n"
-	"    route:\n    - destination: {host: api.example.com, port: {number: 80}}\n";
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
+        "  namespace: default\nspec:\n  hosts: [api.example.com]\n  ports:\n"
+        "  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: default\nspec:\n"
+        "  selector: {istio: egw}\n  ports:\n  - {name: http, port: 80, targetPort: 8080}\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\n"
+        "  namespace: default\nspec:\n  selector: {istio: egw}\n  servers:\n"
+        "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [api.example.com]\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
+        "  namespace: default\nspec:\n  hosts: [api.example.com]\n  gateways: [gw, mesh]\n"
+        "  http:\n"
+        "  - name: to-gateway\n    match:\n    - gateways: [mesh]\n"
+        "    route:\n    - destination: {host: egw, port: {number: 80}}\n"
+        "  - name: to-site\n    match:\n    - gateways: [gw]\n"
+        "    route:\n    - destination: {host: api.example.com, port: {number: 80}}\n";
 
 EG_TEST(gateway_override_of_matches)
 {
 	struct eg_snapshot *s = compile_yaml(override_yaml, &sidecar_default);
 	const struct eg_port_entry *pe = eg_snapshot_port(s, 80);
 	const struct eg_vhost *vh;
-	struct eg_proxy_id gw = { .role = EG_ROLE_GATEWAY, .ns = "default", .name = "egw",
-				  .labels = (struct eg_label[]){ { "istio", "egw" } },
-				  .nlabels = 1 };
+	struct eg_proxy_id gw = {.role = EG_ROLE_GATEWAY,
+	                         .ns = "default",
+	                         .name = "egw",
+	                         .labels = (struct eg_label[]){{"istio", "egw"}},
+	                         .nlabels = 1};
 	const struct eg_listener *l;
 
 	EG_ASSERT(pe != NULL);
@@ -180,35 +182,35 @@ EG_TEST(gateway_override_of_matches)
 EG_TEST(first_match_order)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
-		"spec:\n  hosts: [a.example.com, b.example.com, c.example.com, d.example.com]\n"
-		"  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		"spec:\n  hosts: [a.example.com]\n  http:\n"
-		"  - name: api-and-header\n    match:\n"
-		"    - uri: {prefix: /api}\n      headers: {x-v: {exact: '2'}}\n"
-		"    - uri: {exact: /v2}\n"
-		"    route:\n    - destination: {host: b.example.com}\n"
-		"  - name: api\n    match:\n    - uri: {prefix: /api}\n"
-		"    route:\n    - destination: {host: c.example.com}\n"
-		"  - name: rest\n    route:\n    - destination: {host: d.example.com}\n"
-		"  - name: unreachable\n    route:\n    - destination: {host: a.example.com}\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
+	        "spec:\n  hosts: [a.example.com, b.example.com, c.example.com, d.example.com]\n"
+	        "  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
+	        "spec:\n  hosts: [a.example.com]\n  http:\n"
+	        "  - name: api-and-header\n    match:\n"
+	        "    - uri: {prefix: /api}\n      headers: {x-v: {exact: '2'}}\n"
+	        "    - uri: {exact: /v2}\n"
+	        "    route:\n    - destination: {host: b.example.com}\n"
+	        "  - name: api\n    match:\n    - uri: {prefix: /api}\n"
+	        "    route:\n    - destination: {host: c.example.com}\n"
+	        "  - name: rest\n    route:\n    - destination: {host: d.example.com}\n"
+	        "  - name: unreachable\n    route:\n    - destination: {host: a.example.com}\n",
+	        &sidecar_default);
 	const struct eg_route_table *rt = eg_snapshot_port(s, 80)->chain.http;
-	const struct hdrs v2[] = { { "x-v", "2" }, { NULL, NULL } };
-	const struct hdrs v3[] = { { "x-v", "3" }, { NULL, NULL } };
+	const struct hdrs v2[] = {{"x-v", "2"}, {NULL, NULL}};
+	const struct hdrs v3[] = {{"x-v", "3"}, {NULL, NULL}};
 	const struct eg_vhost *vh = eg_route_table_vhost(rt, EG_STR("a.example.com"));
 
 	/* a rule without match ends the list: later rules are unreachable */
 	EG_ASSERT_EQ(vh->nroutes, 3);
 	EG_ASSERT_STR_EQ(dest(route_of(rt, "a.example.com", "/api/x", v2)),
-			 "outbound|80||b.example.com");
+	                 "outbound|80||b.example.com");
 	EG_ASSERT_STR_EQ(dest(route_of(rt, "a.example.com", "/api/x", v3)),
-			 "outbound|80||c.example.com");
+	                 "outbound|80||c.example.com");
 	EG_ASSERT_STR_EQ(dest(route_of(rt, "a.example.com", "/v2?q=1", NULL)),
-			 "outbound|80||b.example.com");
+	                 "outbound|80||b.example.com");
 	EG_ASSERT_STR_EQ(dest(route_of(rt, "a.example.com", "/other", NULL)),
-			 "outbound|80||d.example.com");
+	                 "outbound|80||d.example.com");
 	done(s);
 }
 
@@ -217,27 +219,25 @@ EG_TEST(first_match_order)
 EG_TEST(exact_vs_wildcard)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: wild\n"
-		"spec:\n  hosts: ['*.example.com', '*.api.example.com', 'api.example.com']\n"
-		"  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: NONE\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: wild\n"
+	        "spec:\n  hosts: ['*.example.com', '*.api.example.com', 'api.example.com']\n"
+	        "  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: NONE\n",
+	        &sidecar_default);
 
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "api.example.com", "/"),
-			 "outbound|80||api.example.com");
+	                 "outbound|80||api.example.com");
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "API.Example.com:80", "/"),
-			 "outbound|80||api.example.com");
-	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "www.example.com", "/"),
-			 "outbound|80||*.example.com");
+	                 "outbound|80||api.example.com");
+	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "www.example.com", "/"), "outbound|80||*.example.com");
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "www.example.com:80", "/"),
-			 "outbound|80||*.example.com");
+	                 "outbound|80||*.example.com");
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "v1.api.example.com", "/"),
-			 "outbound|80||*.api.example.com");
-	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "a.b.example.com", "/"),
-			 "outbound|80||*.example.com");
+	                 "outbound|80||*.api.example.com");
+	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "a.b.example.com", "/"), "outbound|80||*.example.com");
 	/* the wildcard does not cover the bare domain: ALLOW_ANY by default */
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "example.com", "/"), "PassthroughCluster");
 	EG_ASSERT_EQ(eg_snapshot_cluster(s, "outbound|80||*.example.com")->type,
-		     EG_CLUSTER_ORIGINAL_DST);
+	             EG_CLUSTER_ORIGINAL_DST);
 	done(s);
 }
 
@@ -245,27 +245,37 @@ EG_TEST(exact_vs_wildcard)
 EG_TEST(export_to)
 {
 	const char *yaml =
-		NS("team-a") NS("team-b")
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: private\n"
-		"  namespace: team-a\nspec:\n  hosts: [private.example.com]\n  exportTo: ['.']\n"
-		"  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: shared\n"
-		"  namespace: team-a\nspec:\n  hosts: [shared.example.com]\n  exportTo: ['.', team-b]\n"
-		"  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		"  namespace: team-a\nspec:\n  hosts: [shared.example.com]\n  exportTo: ['.']\n"
-		"  http:\n  - route:\n    - destination: {host: private.example.com}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
-		"  namespace: team-a\nspec:\n  host: shared.example.com\n  exportTo: ['.']\n"
-		"  trafficPolicy:\n    loadBalancer: {simple: RANDOM}\n";
-	struct eg_proxy_id a = { .role = EG_ROLE_SIDECAR, .ns = "team-a", .service_account = "x" };
-	struct eg_proxy_id b = { .role = EG_ROLE_SIDECAR, .ns = "team-b", .service_account = "x" };
+	        NS("team-a") NS("team-b") "apiVersion: networking.istio.io/v1\nkind: "
+	                                  "ServiceEntry\nmetadata:\n  name: private\n"
+	                                  "  namespace: team-a\nspec:\n  hosts: "
+	                                  "[private.example.com]\n  exportTo: ['.']\n"
+	                                  "  ports:\n  - {number: 80, name: http, protocol: "
+	                                  "HTTP}\n  resolution: DNS\n---\n"
+	                                  "apiVersion: networking.istio.io/v1\nkind: "
+	                                  "ServiceEntry\nmetadata:\n  name: shared\n"
+	                                  "  namespace: team-a\nspec:\n  hosts: "
+	                                  "[shared.example.com]\n  exportTo: ['.', team-b]\n"
+	                                  "  ports:\n  - {number: 80, name: http, protocol: "
+	                                  "HTTP}\n  resolution: DNS\n---\n"
+	                                  "apiVersion: networking.istio.io/v1\nkind: "
+	                                  "VirtualService\nmetadata:\n  name: vs\n"
+	                                  "  namespace: team-a\nspec:\n  hosts: "
+	                                  "[shared.example.com]\n  exportTo: ['.']\n"
+	                                  "  http:\n  - route:\n    - destination: {host: "
+	                                  "private.example.com}\n---\n"
+	                                  "apiVersion: networking.istio.io/v1\nkind: "
+	                                  "DestinationRule\nmetadata:\n  name: dr\n"
+	                                  "  namespace: team-a\nspec:\n  host: "
+	                                  "shared.example.com\n  exportTo: ['.']\n"
+	                                  "  trafficPolicy:\n    loadBalancer: {simple: RANDOM}\n";
+	struct eg_proxy_id a = {.role = EG_ROLE_SIDECAR, .ns = "team-a", .service_account = "x"};
+	struct eg_proxy_id b = {.role = EG_ROLE_SIDECAR, .ns = "team-b", .service_account = "x"};
 	struct eg_snapshot *s = compile_yaml(yaml, &a);
 
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "private.example.com", "/"),
-			 "outbound|80||private.example.com");
+	                 "outbound|80||private.example.com");
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "shared.example.com", "/"),
-			 "outbound|80||private.example.com"); /* the VS applies in team-a */
+	                 "outbound|80||private.example.com"); /* the VS applies in team-a */
 	EG_ASSERT_EQ(eg_snapshot_cluster(s, "outbound|80||shared.example.com")->lb, EG_LB_RANDOM);
 	done(s);
 
@@ -274,9 +284,9 @@ EG_TEST(export_to)
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "private.example.com", "/"), "PassthroughCluster");
 	/* the SE is exported to team-b, the VS and DR are not */
 	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "shared.example.com", "/"),
-			 "outbound|80||shared.example.com");
+	                 "outbound|80||shared.example.com");
 	EG_ASSERT_EQ(eg_snapshot_cluster(s, "outbound|80||shared.example.com")->lb,
-		     EG_LB_LEAST_REQUEST);
+	             EG_LB_LEAST_REQUEST);
 	done(s);
 }
 
@@ -285,24 +295,28 @@ EG_TEST(export_to)
 EG_TEST(sidecar_overrides_mesh_policy)
 {
 	char yaml[4096];
-	struct eg_proxy_id curl = { .role = EG_ROLE_SIDECAR, .ns = "default",
-				    .service_account = "curl",
-				    .labels = (struct eg_label[]){ { "app", "curl" } },
-				    .nlabels = 1 };
-	struct eg_proxy_id other = { .role = EG_ROLE_SIDECAR, .ns = "default",
-				     .service_account = "other" };
-	struct eg_proxy_id elsewhere = { .role = EG_ROLE_SIDECAR, .ns = "prod",
-					 .service_account = "x" };
+	struct eg_proxy_id curl = {.role = EG_ROLE_SIDECAR,
+	                           .ns = "default",
+	                           .service_account = "curl",
+	                           .labels = (struct eg_label[]){{"app", "curl"}},
+	                           .nlabels = 1};
+	struct eg_proxy_id other = {
+	        .role = EG_ROLE_SIDECAR, .ns = "default", .service_account = "other"};
+	struct eg_proxy_id elsewhere = {
+	        .role = EG_ROLE_SIDECAR, .ns = "prod", .service_account = "x"};
 	struct eg_snapshot *s;
 
 	snprintf(yaml, sizeof(yaml),
-		 "%s" NS("prod")
-		 "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: curl-open\n"
-		 "  namespace: default\nspec:\n  workloadSelector:\n    labels: {app: curl}\n"
-		 "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n---\n"
-		 "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: root\n"
-		 "  namespace: aks-istio-system\nspec:\n  outboundTrafficPolicy: {mode: ALLOW_ANY}\n",
-		 mesh_policy("REGISTRY_ONLY"));
+	         "%s" NS("prod") "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  "
+	                         "name: curl-open\n"
+	                         "  namespace: default\nspec:\n  workloadSelector:\n    labels: "
+	                         "{app: curl}\n"
+	                         "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n---\n"
+	                         "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  "
+	                         "name: root\n"
+	                         "  namespace: aks-istio-system\nspec:\n  outboundTrafficPolicy: "
+	                         "{mode: ALLOW_ANY}\n",
+	         mesh_policy("REGISTRY_ONLY"));
 	s = compile_yaml(yaml, &curl);
 	EG_ASSERT_EQ(eg_snapshot_policy(s)->mode, EG_POLICY_ALLOW_ANY);
 	EG_ASSERT_STR_EQ(eg_snapshot_policy(s)->source, "Sidecar default/curl-open");
@@ -317,17 +331,20 @@ EG_TEST(sidecar_overrides_mesh_policy)
 
 	/* without the root Sidecar: the mesh's REGISTRY_ONLY */
 	snprintf(yaml, sizeof(yaml),
-		 "%s" NS("prod")
-		 "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: curl-open\n"
-		 "  namespace: default\nspec:\n  workloadSelector:\n    labels: {app: curl}\n"
-		 "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n---\n"
-		 "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: ns-closed\n"
-		 "  namespace: prod\nspec:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n",
-		 mesh_policy("ALLOW_ANY"));
+	         "%s" NS("prod") "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  "
+	                         "name: curl-open\n"
+	                         "  namespace: default\nspec:\n  workloadSelector:\n    labels: "
+	                         "{app: curl}\n"
+	                         "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n---\n"
+	                         "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  "
+	                         "name: ns-closed\n"
+	                         "  namespace: prod\nspec:\n  outboundTrafficPolicy: {mode: "
+	                         "REGISTRY_ONLY}\n",
+	         mesh_policy("ALLOW_ANY"));
 	s = compile_yaml(yaml, &other);
 	EG_ASSERT_EQ(eg_snapshot_policy(s)->mode, EG_POLICY_ALLOW_ANY);
 	EG_ASSERT_STR_EQ(eg_snapshot_policy(s)->source,
-			 "MeshConfig ConfigMap aks-istio-system/istio-shared-configmap-asm-1-24");
+	                 "MeshConfig ConfigMap aks-istio-system/istio-shared-configmap-asm-1-24");
 	done(s);
 	s = compile_yaml(yaml, &elsewhere);
 	EG_ASSERT_EQ(eg_snapshot_policy(s)->mode, EG_POLICY_REGISTRY_ONLY);
@@ -350,27 +367,28 @@ EG_TEST(sidecar_overrides_mesh_policy)
 EG_TEST(port_level_settings_precedence)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
-		"spec:\n  hosts: [api.example.com]\n  ports:\n"
-		"  - {number: 80, name: http, protocol: HTTP}\n"
-		"  - {number: 443, name: https, protocol: HTTPS}\n"
-		"  - {number: 8443, name: https-alt, protocol: HTTPS}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
-		"spec:\n  host: api.example.com\n  trafficPolicy:\n"
-		"    loadBalancer: {simple: RANDOM}\n"
-		"    connectionPool:\n      tcp: {maxConnections: 7, connectTimeout: 3s}\n"
-		"    tls: {mode: SIMPLE, sni: top.example.com}\n"
-		"    portLevelSettings:\n    - port: {number: 443}\n      tls: {mode: MUTUAL, "
-		"clientCertificate: /c.pem, privateKey: /k.pem}\n"
-		"  subsets:\n  - name: v1\n    trafficPolicy:\n      loadBalancer: {simple: ROUND_ROBIN}\n"
-		"      portLevelSettings:\n      - port: {number: 8443}\n"
-		"        connectionPool:\n          tcp: {maxConnections: 9}\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
+	        "spec:\n  hosts: [api.example.com]\n  ports:\n"
+	        "  - {number: 80, name: http, protocol: HTTP}\n"
+	        "  - {number: 443, name: https, protocol: HTTPS}\n"
+	        "  - {number: 8443, name: https-alt, protocol: HTTPS}\n  resolution: DNS\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
+	        "spec:\n  host: api.example.com\n  trafficPolicy:\n"
+	        "    loadBalancer: {simple: RANDOM}\n"
+	        "    connectionPool:\n      tcp: {maxConnections: 7, connectTimeout: 3s}\n"
+	        "    tls: {mode: SIMPLE, sni: top.example.com}\n"
+	        "    portLevelSettings:\n    - port: {number: 443}\n      tls: {mode: MUTUAL, "
+	        "clientCertificate: /c.pem, privateKey: /k.pem}\n"
+	        "  subsets:\n  - name: v1\n    trafficPolicy:\n      loadBalancer: {simple: "
+	        "ROUND_ROBIN}\n"
+	        "      portLevelSettings:\n      - port: {number: 8443}\n"
+	        "        connectionPool:\n          tcp: {maxConnections: 9}\n",
+	        &sidecar_default);
 	const struct eg_cluster *k80 = eg_snapshot_cluster(s, "outbound|80||api.example.com");
 	const struct eg_cluster *k443 = eg_snapshot_cluster(s, "outbound|443||api.example.com");
 	const struct eg_cluster *v1_80 = eg_snapshot_cluster(s, "outbound|80|v1|api.example.com");
 	const struct eg_cluster *v1_8443 =
-		eg_snapshot_cluster(s, "outbound|8443|v1|api.example.com");
+	        eg_snapshot_cluster(s, "outbound|8443|v1|api.example.com");
 
 	EG_ASSERT(k80 && k443 && v1_80 && v1_8443);
 	/* top level */
@@ -403,15 +421,15 @@ EG_TEST(port_level_settings_precedence)
 EG_TEST(subset_without_labels)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: pool\n"
-		"spec:\n  hosts: [pool.internal]\n  location: MESH_INTERNAL\n  ports:\n"
-		"  - {number: 80, name: http, protocol: HTTP}\n  resolution: STATIC\n  endpoints:\n"
-		"  - {address: 10.1.0.1, labels: {version: v1}}\n"
-		"  - {address: 10.1.0.2, labels: {version: v2}}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
-		"spec:\n  host: pool.internal\n  subsets:\n  - name: all\n"
-		"  - name: v2\n    labels: {version: v2}\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: pool\n"
+	        "spec:\n  hosts: [pool.internal]\n  location: MESH_INTERNAL\n  ports:\n"
+	        "  - {number: 80, name: http, protocol: HTTP}\n  resolution: STATIC\n  endpoints:\n"
+	        "  - {address: 10.1.0.1, labels: {version: v1}}\n"
+	        "  - {address: 10.1.0.2, labels: {version: v2}}\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
+	        "spec:\n  host: pool.internal\n  subsets:\n  - name: all\n"
+	        "  - name: v2\n    labels: {version: v2}\n",
+	        &sidecar_default);
 	const struct eg_cluster *all = eg_snapshot_cluster(s, "outbound|80|all|pool.internal");
 	const struct eg_cluster *v2 = eg_snapshot_cluster(s, "outbound|80|v2|pool.internal");
 
@@ -429,18 +447,21 @@ EG_TEST(subset_without_labels)
 EG_TEST(short_name_expansion)
 {
 	struct eg_snapshot *s = compile_yaml(
-		NS("shop")
-		"apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: shop\nspec:\n"
-		"  clusterIP: 10.0.0.9\n  selector: {app: reviews}\n"
-		"  ports:\n  - {name: http, port: 9080}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		"  namespace: shop\nspec:\n  hosts: [reviews]\n  http:\n"
-		"  - route:\n    - destination: {host: reviews, subset: v1}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
-		"  namespace: shop\nspec:\n  host: reviews\n  subsets:\n  - name: v1\n",
-		&sidecar_default);
+	        NS("shop") "apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  "
+	                   "namespace: shop\nspec:\n"
+	                   "  clusterIP: 10.0.0.9\n  selector: {app: reviews}\n"
+	                   "  ports:\n  - {name: http, port: 9080}\n---\n"
+	                   "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  "
+	                   "name: vs\n"
+	                   "  namespace: shop\nspec:\n  hosts: [reviews]\n  http:\n"
+	                   "  - route:\n    - destination: {host: reviews, subset: v1}\n---\n"
+	                   "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n "
+	                   " name: dr\n"
+	                   "  namespace: shop\nspec:\n  host: reviews\n  subsets:\n  - name: v1\n",
+	        &sidecar_default);
 	const struct eg_route_table *rt = eg_snapshot_port(s, 9080)->chain.http;
-	const struct eg_vhost *vh = eg_route_table_vhost(rt, EG_STR("reviews.shop.svc.cluster.local"));
+	const struct eg_vhost *vh =
+	        eg_route_table_vhost(rt, EG_STR("reviews.shop.svc.cluster.local"));
 
 	EG_ASSERT(vh != NULL);
 	EG_ASSERT_STR_EQ(vh->name, "reviews.shop.svc.cluster.local:9080");
@@ -458,28 +479,37 @@ EG_TEST(short_name_expansion)
 EG_TEST(default_sni)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: default\nspec:\n"
-		"  selector: {istio: egw}\n  ports:\n  - {name: http, port: 80, targetPort: 8080}\n"
-		"  - {name: tcp-db, port: 5432}\n---\n"
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: egw\n  namespace: default\n"
-		"spec:\n  selector:\n    matchLabels: {istio: egw}\n  template:\n    metadata:\n"
-		"      labels: {istio: egw}\n      annotations: {egressd.io/pod-addresses: '127.0.1.7'}\n"
-		"    spec:\n      serviceAccountName: egw-sa\n      containers:\n      - {name: p, image: x}\n"
-		"---\n"
-		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
-		"spec:\n  host: egw\n  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n"
-		"  subsets:\n  - name: cnn\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL, sni: edition.cnn.com}\n",
-		&sidecar_default);
-	const struct eg_cluster *k = eg_snapshot_cluster(s, "outbound|80||egw.default.svc.cluster.local");
-	const struct eg_cluster *c = eg_snapshot_cluster(s, "outbound|80|cnn|egw.default.svc.cluster.local");
-	const struct eg_cluster *db = eg_snapshot_cluster(s, "outbound|5432||egw.default.svc.cluster.local");
+	        "apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: "
+	        "default\nspec:\n"
+	        "  selector: {istio: egw}\n  ports:\n  - {name: http, port: 80, targetPort: 8080}\n"
+	        "  - {name: tcp-db, port: 5432}\n---\n"
+	        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: egw\n  namespace: "
+	        "default\n"
+	        "spec:\n  selector:\n    matchLabels: {istio: egw}\n  template:\n    metadata:\n"
+	        "      labels: {istio: egw}\n      annotations: {egressd.io/pod-addresses: "
+	        "'127.0.1.7'}\n"
+	        "    spec:\n      serviceAccountName: egw-sa\n      containers:\n      - {name: p, "
+	        "image: x}\n"
+	        "---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"
+	        "spec:\n  host: egw\n  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n"
+	        "  subsets:\n  - name: cnn\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL, "
+	        "sni: edition.cnn.com}\n",
+	        &sidecar_default);
+	const struct eg_cluster *k =
+	        eg_snapshot_cluster(s, "outbound|80||egw.default.svc.cluster.local");
+	const struct eg_cluster *c =
+	        eg_snapshot_cluster(s, "outbound|80|cnn|egw.default.svc.cluster.local");
+	const struct eg_cluster *db =
+	        eg_snapshot_cluster(s, "outbound|5432||egw.default.svc.cluster.local");
 
 	EG_ASSERT(k && c && db);
 	EG_ASSERT_EQ(k->tls.mode, EG_UPSTREAM_TLS_ISTIO_MUTUAL);
 	EG_ASSERT_STR_EQ(k->tls.sni, "outbound_.80_._.egw.default.svc.cluster.local");
 	EG_ASSERT_STR_EQ(c->tls.sni, "edition.cnn.com");
 	EG_ASSERT_EQ(k->tls.nsubject_alt_names, 1);
-	EG_ASSERT_STR_EQ(k->tls.subject_alt_names[0], "spiffe://cluster.local/ns/default/sa/egw-sa");
+	EG_ASSERT_STR_EQ(k->tls.subject_alt_names[0],
+	                 "spiffe://cluster.local/ns/default/sa/egw-sa");
 	EG_ASSERT_STR_EQ(k->tls.alpn[0], "istio-http/1.1");
 	EG_ASSERT_STR_EQ(db->tls.alpn[0], "istio-peer-exchange");
 	/* the pod address from the annotation, at the targetPort */
@@ -501,29 +531,30 @@ EG_TEST(tls_sni_chains)
 	const struct eg_port_entry *pe;
 
 	snprintf(yaml, sizeof(yaml),
-		 "%s"
-		 "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: tls\n"
-		 "spec:\n  hosts: [a.example.com, '*.wiki.org']\n  ports:\n"
-		 "  - {number: 443, name: tls, protocol: TLS}\n  resolution: NONE\n---\n"
-		 "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: b\n"
-		 "spec:\n  hosts: [b.example.com]\n  ports:\n"
-		 "  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
-		 "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		 "spec:\n  hosts: [a.example.com]\n  tls:\n  - match:\n    - sniHosts: [a.example.com]\n"
-		 "    route:\n    - destination: {host: b.example.com, port: {number: 443}}\n",
-		 mesh_policy("REGISTRY_ONLY"));
+	         "%s"
+	         "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: tls\n"
+	         "spec:\n  hosts: [a.example.com, '*.wiki.org']\n  ports:\n"
+	         "  - {number: 443, name: tls, protocol: TLS}\n  resolution: NONE\n---\n"
+	         "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: b\n"
+	         "spec:\n  hosts: [b.example.com]\n  ports:\n"
+	         "  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
+	         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
+	         "spec:\n  hosts: [a.example.com]\n  tls:\n  - match:\n    - sniHosts: "
+	         "[a.example.com]\n"
+	         "    route:\n    - destination: {host: b.example.com, port: {number: 443}}\n",
+	         mesh_policy("REGISTRY_ONLY"));
 	s = compile_yaml(yaml, &sidecar_default);
 	pe = eg_snapshot_port(s, 443);
 	EG_ASSERT(pe != NULL);
 	EG_ASSERT_EQ(pe->chain.proto, EG_CHAIN_TLS);
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&pe->chain, EG_STR("a.example.com"))),
-			 "outbound|443||b.example.com");
+	                 "outbound|443||b.example.com");
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&pe->chain, EG_STR("B.example.com"))),
-			 "outbound|443||b.example.com");
+	                 "outbound|443||b.example.com");
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&pe->chain, EG_STR("en.wiki.org"))),
-			 "outbound|443||*.wiki.org");
+	                 "outbound|443||*.wiki.org");
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&pe->chain, EG_STR("evil.com"))),
-			 "BlackHoleCluster");
+	                 "BlackHoleCluster");
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&pe->chain, EG_STR(""))), "BlackHoleCluster");
 	done(s);
 }
@@ -532,21 +563,21 @@ EG_TEST(tls_sni_chains)
 EG_TEST(tcp_by_address)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: db\n"
-		"spec:\n  hosts: [db.example.com]\n  addresses: [192.168.0.0/16]\n  ports:\n"
-		"  - {number: 5432, name: tcp, protocol: TCP}\n  resolution: NONE\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: db2\n"
-		"spec:\n  hosts: [db2.example.com]\n  addresses: [192.168.7.0/24]\n  ports:\n"
-		"  - {number: 5432, name: tcp, protocol: TCP}\n  resolution: NONE\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: db\n"
+	        "spec:\n  hosts: [db.example.com]\n  addresses: [192.168.0.0/16]\n  ports:\n"
+	        "  - {number: 5432, name: tcp, protocol: TCP}\n  resolution: NONE\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: db2\n"
+	        "spec:\n  hosts: [db2.example.com]\n  addresses: [192.168.7.0/24]\n  ports:\n"
+	        "  - {number: 5432, name: tcp, protocol: TCP}\n  resolution: NONE\n",
+	        &sidecar_default);
 	const struct eg_port_entry *pe = eg_snapshot_port(s, 5432);
-	uint8_t a1[4] = { 192, 168, 7, 9 }, a2[4] = { 192, 168, 1, 1 }, a3[4] = { 10, 0, 0, 1 };
+	uint8_t a1[4] = {192, 168, 7, 9}, a2[4] = {192, 168, 1, 1}, a3[4] = {10, 0, 0, 1};
 
 	EG_ASSERT(pe != NULL);
 	EG_ASSERT_STR_EQ(tcp_dest(eg_port_entry_addr_route(pe, AF_INET, a1)),
-			 "outbound|5432||db2.example.com");
+	                 "outbound|5432||db2.example.com");
 	EG_ASSERT_STR_EQ(tcp_dest(eg_port_entry_addr_route(pe, AF_INET, a2)),
-			 "outbound|5432||db.example.com");
+	                 "outbound|5432||db.example.com");
 	EG_ASSERT(eg_port_entry_addr_route(pe, AF_INET, a3) == NULL);
 	EG_ASSERT_STR_EQ(tcp_dest(pe->chain.fallback), "PassthroughCluster");
 	done(s);
@@ -556,16 +587,19 @@ EG_TEST(tcp_by_address)
 EG_TEST(sidecar_egress_hosts)
 {
 	struct eg_snapshot *s = compile_yaml(
-		NS("other")
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: a\n"
-		"spec:\n  hosts: [a.example.com]\n  ports:\n  - {number: 80, name: http, protocol: HTTP}\n"
-		"  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: b\n"
-		"  namespace: other\nspec:\n  hosts: [b.example.com]\n  ports:\n"
-		"  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: narrow\n"
-		"spec:\n  egress:\n  - hosts: ['./*']\n",
-		&sidecar_default);
+	        NS("other") "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  "
+	                    "name: a\n"
+	                    "spec:\n  hosts: [a.example.com]\n  ports:\n  - {number: 80, name: "
+	                    "http, protocol: HTTP}\n"
+	                    "  resolution: DNS\n---\n"
+	                    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  "
+	                    "name: b\n"
+	                    "  namespace: other\nspec:\n  hosts: [b.example.com]\n  ports:\n"
+	                    "  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
+	                    "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: "
+	                    "narrow\n"
+	                    "spec:\n  egress:\n  - hosts: ['./*']\n",
+	        &sidecar_default);
 
 	EG_ASSERT(eg_snapshot_cluster(s, "outbound|80||a.example.com") != NULL);
 	EG_ASSERT(eg_snapshot_cluster(s, "outbound|80||b.example.com") == NULL);
@@ -576,31 +610,43 @@ EG_TEST(sidecar_egress_hosts)
 /* The gateway's identity, egress source, TLS servers and passthrough SNI. */
 EG_TEST(gateway_listener_and_egress_source)
 {
-	struct eg_proxy_id gw = { .role = EG_ROLE_GATEWAY, .ns = "egress", .name = "egw" };
+	struct eg_proxy_id gw = {.role = EG_ROLE_GATEWAY, .ns = "egress", .name = "egw"};
 	struct eg_snapshot *s = compile_yaml(
-		NS("egress")
-		"apiVersion: egressgateway.kubernetes.azure.com/v1alpha1\n"
-		"kind: StaticGatewayConfiguration\nmetadata:\n  name: sgc\n  namespace: egress\n"
-		"spec:\n  gatewayNodepoolName: gw\nstatus:\n  egressIpPrefix: 127.0.9.0/30\n---\n"
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: egw-asm-1-24\n"
-		"  namespace: egress\nspec:\n  selector:\n    matchLabels: {istio: egw}\n"
-		"  template:\n    metadata:\n      labels: {istio: egw, app: egw}\n"
-		"      annotations: {kubernetes.azure.com/static-gateway-configuration: sgc}\n"
-		"    spec:\n      containers:\n      - {name: p, image: x}\n---\n"
-		"apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: egress\nspec:\n"
-		"  selector: {istio: egw}\n  ports:\n  - {name: https, port: 443, targetPort: 8443}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\n"
-		"  namespace: egress\nspec:\n  selector: {istio: egw}\n  servers:\n"
-		"  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: ['*.example.com']\n"
-		"    tls: {mode: PASSTHROUGH}\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
-		"  namespace: egress\nspec:\n  hosts: [api.example.com]\n  ports:\n"
-		"  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		"  namespace: egress\nspec:\n  hosts: [api.example.com, other.org]\n  gateways: [gw]\n"
-		"  tls:\n  - match:\n    - sniHosts: [api.example.com, other.org]\n"
-		"    route:\n    - destination: {host: api.example.com, port: {number: 443}}\n",
-		&gw);
+	        NS("egress") "apiVersion: egressgateway.kubernetes.azure.com/v1alpha1\n"
+	                     "kind: StaticGatewayConfiguration\nmetadata:\n  name: sgc\n  "
+	                     "namespace: egress\n"
+	                     "spec:\n  gatewayNodepoolName: gw\nstatus:\n  egressIpPrefix: "
+	                     "127.0.9.0/30\n---\n"
+	                     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: "
+	                     "egw-asm-1-24\n"
+	                     "  namespace: egress\nspec:\n  selector:\n    matchLabels: {istio: "
+	                     "egw}\n"
+	                     "  template:\n    metadata:\n      labels: {istio: egw, app: egw}\n"
+	                     "      annotations: "
+	                     "{kubernetes.azure.com/static-gateway-configuration: sgc}\n"
+	                     "    spec:\n      containers:\n      - {name: p, image: x}\n---\n"
+	                     "apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n  namespace: "
+	                     "egress\nspec:\n"
+	                     "  selector: {istio: egw}\n  ports:\n  - {name: https, port: 443, "
+	                     "targetPort: 8443}\n---\n"
+	                     "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  "
+	                     "name: gw\n"
+	                     "  namespace: egress\nspec:\n  selector: {istio: egw}\n  servers:\n"
+	                     "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: "
+	                     "['*.example.com']\n"
+	                     "    tls: {mode: PASSTHROUGH}\n---\n"
+	                     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  "
+	                     "name: ext\n"
+	                     "  namespace: egress\nspec:\n  hosts: [api.example.com]\n  ports:\n"
+	                     "  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
+	                     "apiVersion: networking.istio.io/v1\nkind: "
+	                     "VirtualService\nmetadata:\n  name: vs\n"
+	                     "  namespace: egress\nspec:\n  hosts: [api.example.com, other.org]\n  "
+	                     "gateways: [gw]\n"
+	                     "  tls:\n  - match:\n    - sniHosts: [api.example.com, other.org]\n"
+	                     "    route:\n    - destination: {host: api.example.com, port: "
+	                     "{number: 443}}\n",
+	        &gw);
 	const struct eg_identity *id = eg_snapshot_identity(s);
 	const struct eg_listener *l = eg_snapshot_listener(s, 8443);
 	const struct eg_filter_chain *fc;
@@ -615,7 +661,7 @@ EG_TEST(gateway_listener_and_egress_source)
 	EG_ASSERT(fc != NULL);
 	EG_ASSERT_EQ(fc->tls.mode, EG_SERVER_TLS_PASSTHROUGH);
 	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&fc->chain, EG_STR("api.example.com"))),
-			 "outbound|443||api.example.com");
+	                 "outbound|443||api.example.com");
 	/* other.org is not a host of the server: no chain for it, and no fallback */
 	EG_ASSERT(eg_chain_sni_route(&fc->chain, EG_STR("other.org")) == NULL);
 	EG_ASSERT(eg_listener_chain(l, EG_STR("other.org")) == NULL);
@@ -626,24 +672,30 @@ EG_TEST(gateway_listener_and_egress_source)
 EG_TEST(telemetry_access_log)
 {
 	const char *yaml =
-		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio-shared-configmap-asm-1-24\n"
-		"  namespace: aks-istio-system\ndata:\n  mesh: |-\n    accessLogEncoding: JSON\n---\n"
-		"apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: mesh-default\n"
-		"  namespace: aks-istio-system\nspec:\n  accessLogging:\n  - providers: [{name: envoy}]\n"
-		"---\n"
-		"apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: quiet\n"
-		"  namespace: default\nspec:\n  selector:\n    matchLabels: {app: quiet}\n"
-		"  accessLogging:\n  - disabled: true\n";
-	struct eg_proxy_id quiet = { .role = EG_ROLE_SIDECAR, .ns = "default",
-				     .service_account = "q",
-				     .labels = (struct eg_label[]){ { "app", "quiet" } },
-				     .nlabels = 1 };
+	        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "
+	        "istio-shared-configmap-asm-1-24\n"
+	        "  namespace: aks-istio-system\ndata:\n  mesh: |-\n    accessLogEncoding: "
+	        "JSON\n---\n"
+	        "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: "
+	        "mesh-default\n"
+	        "  namespace: aks-istio-system\nspec:\n  accessLogging:\n  - providers: [{name: "
+	        "envoy}]\n"
+	        "---\n"
+	        "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: quiet\n"
+	        "  namespace: default\nspec:\n  selector:\n    matchLabels: {app: quiet}\n"
+	        "  accessLogging:\n  - disabled: true\n";
+	struct eg_proxy_id quiet = {.role = EG_ROLE_SIDECAR,
+	                            .ns = "default",
+	                            .service_account = "q",
+	                            .labels = (struct eg_label[]){{"app", "quiet"}},
+	                            .nlabels = 1};
 	struct eg_snapshot *s = compile_yaml(yaml, &sidecar_default);
 
 	EG_ASSERT(eg_snapshot_access_log(s)->enabled);
 	EG_ASSERT_STR_EQ(eg_snapshot_access_log(s)->path, "/dev/stdout");
 	EG_ASSERT_EQ(eg_snapshot_access_log(s)->encoding, EG_LOG_JSON);
-	EG_ASSERT_STR_EQ(eg_snapshot_access_log(s)->source, "Telemetry aks-istio-system/mesh-default");
+	EG_ASSERT_STR_EQ(eg_snapshot_access_log(s)->source,
+	                 "Telemetry aks-istio-system/mesh-default");
 	done(s);
 	s = compile_yaml(yaml, &quiet);
 	EG_ASSERT(!eg_snapshot_access_log(s)->enabled);
@@ -655,18 +707,18 @@ EG_TEST(telemetry_access_log)
 EG_TEST(route_actions)
 {
 	struct eg_snapshot *s = compile_yaml(
-		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
-		"spec:\n  hosts: [a.example.com, b.example.com]\n  ports:\n"
-		"  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
-		"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
-		"spec:\n  hosts: [a.example.com]\n  http:\n"
-		"  - match:\n    - uri: {regex: '/v[0-9]+/.*'}\n"
-		"    rewrite: {uri: /, authority: b.example.com}\n    timeout: 2.5s\n"
-		"    retries: {attempts: 4, perTryTimeout: 500ms, retryOn: 5xx}\n"
-		"    route:\n    - destination: {host: a.example.com}\n      weight: 80\n"
-		"    - destination: {host: b.example.com}\n      weight: 20\n"
-		"  - directResponse: {status: 418, body: {string: teapot}}\n",
-		&sidecar_default);
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
+	        "spec:\n  hosts: [a.example.com, b.example.com]\n  ports:\n"
+	        "  - {number: 80, name: http, protocol: HTTP}\n  resolution: DNS\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"
+	        "spec:\n  hosts: [a.example.com]\n  http:\n"
+	        "  - match:\n    - uri: {regex: '/v[0-9]+/.*'}\n"
+	        "    rewrite: {uri: /, authority: b.example.com}\n    timeout: 2.5s\n"
+	        "    retries: {attempts: 4, perTryTimeout: 500ms, retryOn: 5xx}\n"
+	        "    route:\n    - destination: {host: a.example.com}\n      weight: 80\n"
+	        "    - destination: {host: b.example.com}\n      weight: 20\n"
+	        "  - directResponse: {status: 418, body: {string: teapot}}\n",
+	        &sidecar_default);
 	const struct eg_route_table *rt = eg_snapshot_port(s, 80)->chain.http;
 	const struct eg_route *r = route_of(rt, "a.example.com", "/v12/x", NULL);
 
@@ -674,9 +726,9 @@ EG_TEST(route_actions)
 	EG_ASSERT_EQ(r->nclusters, 2);
 	EG_ASSERT_EQ(r->total_weight, 100);
 	EG_ASSERT_STR_EQ(eg_pick_weighted(r->clusters, r->nclusters, 79)->name,
-			 "outbound|80||a.example.com");
+	                 "outbound|80||a.example.com");
 	EG_ASSERT_STR_EQ(eg_pick_weighted(r->clusters, r->nclusters, 80)->name,
-			 "outbound|80||b.example.com");
+	                 "outbound|80||b.example.com");
 	EG_ASSERT_EQ(r->timeout_ns, 2500000000LL);
 	EG_ASSERT_EQ(r->retries.attempts, 4);
 	EG_ASSERT_EQ(r->retries.per_try_timeout_ns, 500000000LL);
@@ -695,8 +747,8 @@ EG_TEST(bad_identity)
 {
 	struct eg_resource_set set;
 	struct eg_snapshot *s = (struct eg_snapshot *)1;
-	struct eg_proxy_id gw = { .role = EG_ROLE_GATEWAY, .ns = "x" };
-	struct eg_proxy_id nons = { .role = EG_ROLE_SIDECAR };
+	struct eg_proxy_id gw = {.role = EG_ROLE_GATEWAY, .ns = "x"};
+	struct eg_proxy_id nons = {.role = EG_ROLE_SIDECAR};
 	struct eg_diag d;
 
 	eg_resource_set_init(&set);
@@ -749,7 +801,7 @@ EG_TEST(index_grows_and_finds)
 		int n = snprintf(key, sizeof(key), "host-%d", i);
 
 		EG_ASSERT(index_put_grow(&a, ix, arena_strn(&a, key, (size_t)n), (size_t)n,
-					 (void *)(intptr_t)(i + 1)));
+		                         (void *)(intptr_t)(i + 1)));
 	}
 	EG_ASSERT(!index_put_grow(&a, ix, "host-5", 6, NULL)); /* first value kept */
 	for (int i = 0; i < 1000; i++) {

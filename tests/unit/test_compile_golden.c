@@ -39,7 +39,7 @@ static char *read_file(const char *path, size_t *ret_len)
 
 static void load(struct eg_resource_set *set, const char *file)
 {
-	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_diag d;
 	size_t len = 0;
 	char *data = read_file(file, &len);
@@ -82,7 +82,7 @@ static void check(const char *scenario, enum eg_role role, const char *policy)
 	char f_scn[256], f_mesh[256], golden[256];
 	struct eg_resource_set set;
 	struct eg_snapshot *s = NULL;
-	struct eg_proxy_id who = { .role = role, .ns = "aks-istio-egress", .version = 7 };
+	struct eg_proxy_id who = {.role = role, .ns = "aks-istio-egress", .version = 7};
 	struct eg_buf out = EG_BUF_INIT(64u << 20);
 	struct eg_diag d;
 	char *want;
@@ -93,7 +93,7 @@ static void check(const char *scenario, enum eg_role role, const char *policy)
 	snprintf(f_scn, sizeof(f_scn), INPUTS "scenario-%s.yaml", scenario);
 	snprintf(f_mesh, sizeof(f_mesh), INPUTS "mesh-%s.yaml", policy);
 	snprintf(golden, sizeof(golden), GOLDEN "%s-%s-%s.json", scenario, eg_role_name(role),
-		 policy);
+	         policy);
 	eg_resource_set_init(&set);
 	load(&set, INPUTS "base.yaml");
 	load(&set, f_mesh);
@@ -130,8 +130,8 @@ static void check(const char *scenario, enum eg_role role, const char *policy)
 		free(want);
 		eg_buf_done(&out);
 		EG_FAIL("%s differs from the compiled snapshot (diff above; EG_UPDATE_GOLDEN=1 "
-			"regenerates after an intended change)",
-			golden);
+		        "regenerates after an intended change)",
+		        golden);
 	}
 	free(want);
 	eg_buf_done(&out);
@@ -200,15 +200,15 @@ EG_TEST(golden_tls_origination_gateway_allow_any)
 /* The same objects in another order give the same bytes. */
 EG_TEST(golden_order_independent)
 {
-	static const char *const files[] = { INPUTS "base.yaml", INPUTS "mesh-registry-only.yaml",
-					      INPUTS "scenario-tls-origination.yaml" };
+	static const char *const files[] = {INPUTS "base.yaml", INPUTS "mesh-registry-only.yaml",
+	                                    INPUTS "scenario-tls-origination.yaml"};
 	struct eg_buf a = EG_BUF_INIT(64u << 20), b = EG_BUF_INIT(64u << 20);
 
 	for (int pass = 0; pass < 2; pass++) {
 		struct eg_resource_set set;
 		struct eg_snapshot *s = NULL;
-		struct eg_proxy_id who = { .role = EG_ROLE_SIDECAR, .ns = "aks-istio-egress",
-					   .name = "curl" };
+		struct eg_proxy_id who = {
+		        .role = EG_ROLE_SIDECAR, .ns = "aks-istio-egress", .name = "curl"};
 		struct eg_diag d;
 
 		eg_resource_set_init(&set);
