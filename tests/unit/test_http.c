@@ -563,6 +563,50 @@ EG_TEST(http_ctl_in_value_refused)
 	EG_ASSERT_STR_EQ(sl(g_req.h.headers[1].value), "b\tc");
 }
 
+/* Field values are checked 8 bytes per step: a forbidden byte must be found at every
+ * offset of a long value, and allowed ones (HTAB, 8-bit) must pass at every offset. */
+EG_TEST(http_value_scan_every_position)
+{
+	static const struct {
+		unsigned char c;
+		int err;
+	} bytes[] = {
+	        {0x00, EG_HTTP_EFIELD_VALUE},
+	        {0x01, EG_HTTP_EFIELD_VALUE},
+	        {0x1f, EG_HTTP_EFIELD_VALUE},
+	        {0x7f, EG_HTTP_EFIELD_VALUE},
+	        {'\r', EG_HTTP_EBARE_CR},
+	        {'\t', 0},
+	        {0x80, 0},
+	        {0xff, 0},
+	        {0x20, 0},
+	        {0x7e, 0},
+	};
+	char b[128];
+
+	for (size_t k = 0; k < EG_ARRAY_SIZE(bytes); k++) {
+		for (size_t pos = 0; pos < 40; pos++) {
+			size_t n =
+			        (size_t)snprintf(b, sizeof(b), "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+			size_t vstart = n;
+			ssize_t r;
+
+			memset(b + n, 'v', 40);
+			n += 40;
+			b[vstart + pos] = (char)bytes[k].c;
+			memcpy(b + n, "v\r\n\r\n", 5);
+			n += 5;
+			r = req_n(b, n);
+			if (bytes[k].err && r != -bytes[k].err)
+				EG_FAIL("byte 0x%02x at %zu: got %s", bytes[k].c, pos,
+				        eg_http_err_reason((int)r));
+			if (!bytes[k].err && r != (ssize_t)n)
+				EG_FAIL("byte 0x%02x at %zu refused: %s", bytes[k].c, pos,
+				        eg_http_err_reason((int)r));
+		}
+	}
+}
+
 EG_TEST(http_bad_field_names)
 {
 	EG_ASSERT_ERR(REQ("GET / HTTP/1.1\r\nHost: h\r\nFo(o: x\r\n\r\n"), EG_HTTP_EFIELD_NAME);
