@@ -59,8 +59,8 @@ static void dr_add(struct cc *c, struct eg_index *ix, const char *host, const st
 static const char *host_key(struct cc *c, const char *host, const char *ns)
 {
 	if (!strchr(host, '.') && strcmp(host, "*") != 0)
-		return arena_lower(&c->tmp, arena_printf(&c->tmp, "%s.%s.svc.%s", host, ns,
-							 c->domain_suffix));
+		return arena_lower(
+		        &c->tmp, arena_printf(&c->tmp, "%s.%s.svc.%s", host, ns, c->domain_suffix));
 	for (const char *p = host; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			return arena_lower(&c->tmp, host);

@@ -147,7 +147,8 @@ const char *cc_expand_host(struct cc *c, const char *host, const char *ns)
 
 static const char *created(const struct eg_resource *r)
 {
-	const struct eg_node *t = eg_node_get(eg_node_get(r->root, "metadata"), "creationTimestamp");
+	const struct eg_node *t =
+	        eg_node_get(eg_node_get(r->root, "metadata"), "creationTimestamp");
 
 	return t && t->kind == EG_NODE_SCALAR && t->s ? t->s : "";
 }
@@ -206,11 +207,17 @@ static int bucket(struct cc *c)
 		const char *kind;
 		struct rlist *l;
 	} map[] = {
-	        {"ServiceEntry", &c->se},    {"VirtualService", &c->vs},
-	        {"DestinationRule", &c->dr}, {"Gateway", &c->gw},
-	        {"Sidecar", &c->sc},         {"Service", &c->svc},
-	        {"Deployment", &c->deploy},  {"ConfigMap", &c->cm},
-	        {"Telemetry", &c->tel},      {"StaticGatewayConfiguration", &c->sgc},
+	        {"ServiceEntry", &c->se},
+	        {"VirtualService", &c->vs},
+	        {"DestinationRule", &c->dr},
+	        {"Gateway", &c->gw},
+	        {"Sidecar", &c->sc},
+	        {"Service", &c->svc},
+	        {"Deployment", &c->deploy},
+	        {"ConfigMap", &c->cm},
+	        {"Telemetry", &c->tel},
+	        {"StaticGatewayConfiguration", &c->sgc},
+	        {"AuthorizationPolicy", &c->ap},
 	};
 	size_t counts[EG_ARRAY_SIZE(map)] = {0};
 
@@ -1018,7 +1025,8 @@ static void registry_se_lazy(struct cc *c)
 				continue;
 			if (!s) {
 				if (!(s = arena_alloc(&c->tmp, sizeof(*s))) ||
-				    !index_put_grow(&c->tmp, c->svc_by_host, host, strlen(host), s)) {
+				    !index_put_grow(&c->tmp, c->svc_by_host, host, strlen(host),
+				                    s)) {
 					cc_nomem(c);
 					return;
 				}
@@ -1072,8 +1080,8 @@ static void build_registry(struct cc *c)
 			const struct svc *s = c->svcs[i], *w = c->svcs[i - 1];
 
 			cc_warn(c, s->res, NULL, NULL,
-				"host %s is also defined by %s, which takes precedence here", s->host,
-				w->res->what);
+			        "host %s is also defined by %s, which takes precedence here",
+			        s->host, w->res->what);
 			continue;
 		}
 		index_put(c->svc_by_host, c->svcs[i]->host, strlen(c->svcs[i]->host), c->svcs[i]);
@@ -1087,25 +1095,25 @@ static void build_registry(struct cc *c)
 static void resolve_lazy(struct cc *c, struct svc *s)
 {
 	const struct eg_resource *best = NULL;
-	struct keyed kb = { 0 };
+	struct keyed kb = {0};
 
 	s->lazy = false;
 	for (size_t i = 0; i < s->cands.n; i++) {
 		const struct eg_resource *r = *VEC_AT(s->cands, const struct eg_resource *, i);
-		struct keyed k = { created(r), r->ns ? r->ns : "", r->name, r };
+		struct keyed k = {created(r), r->ns ? r->ns : "", r->name, r};
 
 		if (!cc_visible_exported(c, r, "spec.exportTo"))
 			continue;
 		if (best && keyed_cmp(&k, &kb) >= 0) {
 			cc_warn(c, r, NULL, NULL,
-				"host %s is also defined by %s, which takes precedence here", s->host,
-				best->what);
+			        "host %s is also defined by %s, which takes precedence here",
+			        s->host, best->what);
 			continue;
 		}
 		if (best)
 			cc_warn(c, best, NULL, NULL,
-				"host %s is also defined by %s, which takes precedence here", s->host,
-				r->what);
+			        "host %s is also defined by %s, which takes precedence here",
+			        s->host, r->what);
 		best = r;
 		kb = k;
 	}
@@ -1320,6 +1328,103 @@ static void egress_source(struct cc *c)
 	e->status = "ok";
 }
 
+/* --- authorization policies --- */
+
+/* A node copy must not point at the file name of a resource the caller frees. */
+static void forget_file(struct eg_node *n)
+{
+	n->pos.file = NULL;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->k)
+			forget_file(n->k[i]);
+		forget_file(n->v[i]);
+	}
+}
+
+static enum eg_authz_action authz_action(const char *a)
+{
+	if (a && strcmp(a, "DENY") == 0)
+		return EG_AUTHZ_DENY;
+	if (a && strcmp(a, "AUDIT") == 0)
+		return EG_AUTHZ_AUDIT;
+	if (a && strcmp(a, "CUSTOM") == 0)
+		return EG_AUTHZ_CUSTOM;
+	return EG_AUTHZ_ALLOW;
+}
+
+/* Istio's scope: a policy of the root namespace applies to every proxy, one of the proxy's
+ * namespace to its workloads; a selector narrows to the pods it matches. */
+static void authorization(struct cc *c)
+{
+	struct vec v = VEC_INIT(struct eg_authz_policy);
+	struct vec owned = VEC_INIT(struct eg_node *);
+
+	for (size_t i = 0; i < c->ap.n && !c->err; i++) {
+		const struct eg_resource *r = c->ap.v[i];
+		const struct eg_node *spec = eg_node_get(r->root, "spec");
+		const struct eg_node *sel = eg_node_path(spec, "selector.matchLabels");
+		const struct eg_node *rules = eg_node_get(spec, "rules");
+		struct eg_authz_policy *p;
+
+		if (strcmp(r->ns, c->ns) != 0 && strcmp(r->ns, c->root_ns) != 0)
+			continue;
+		if (eg_node_get(spec, "targetRef") || eg_node_get(spec, "targetRefs")) {
+			cc_warn(c, r,
+			        eg_node_get(spec, "targetRef") ? eg_node_get(spec, "targetRef")
+			                                       : eg_node_get(spec, "targetRefs"),
+			        "spec.targetRef",
+			        "targetRef is not supported, ignoring this policy");
+			continue;
+		}
+		if (eg_node_len(sel) && !cc_labels_match(c, sel))
+			continue;
+		if (!(p = vec_push(&c->tmp, &v))) {
+			cc_nomem(c);
+			return;
+		}
+		p->name = arena_printf(c->sa, "%s/%s", r->ns, r->name);
+		p->action = authz_action(eg_node_str(spec, "action"));
+		p->provider = arena_str(c->sa, eg_node_str(spec, "provider.name"));
+		if (rules) {
+			struct eg_node *copy = eg_node_clone(rules);
+			struct eg_node **slot = copy ? vec_push(&c->tmp, &owned) : NULL;
+
+			if (!slot) {
+				eg_node_free(copy);
+				cc_nomem(c);
+				return;
+			}
+			forget_file(copy);
+			*slot = copy;
+			p->rules = copy;
+		}
+	}
+	/* c->ap is in precedence order; the dump wants namespace then name */
+	c->s->authz = vec_finish(c->sa, &v);
+	c->s->nauthz = v.n;
+	if (owned.n && !(c->s->owned = malloc(owned.n * sizeof(struct eg_node *)))) {
+		for (size_t i = 0; i < owned.n; i++)
+			eg_node_free(*VEC_AT(owned, struct eg_node *, i));
+		c->s->nauthz = 0;
+		cc_nomem(c);
+		return;
+	}
+	if (owned.n)
+		memcpy(c->s->owned, owned.v, owned.n * sizeof(struct eg_node *));
+	c->s->nowned = owned.n;
+	for (size_t i = 1; i < c->s->nauthz; i++) {
+		/* insertion sort: a handful of policies */
+		struct eg_authz_policy t = c->s->authz[i];
+		size_t j = i;
+
+		while (j > 0 && strcmp(c->s->authz[j - 1].name, t.name) > 0) {
+			c->s->authz[j] = c->s->authz[j - 1];
+			j--;
+		}
+		c->s->authz[j] = t;
+	}
+}
+
 /* --- the mesh Services of the snapshot --- */
 
 static int service_cmp(const void *a, const void *b)
@@ -1383,6 +1488,9 @@ static struct eg_snapshot *snapshot_free(struct eg_snapshot *s)
 		free(s->regexes[i]);
 	}
 	free(s->regexes);
+	for (size_t i = 0; i < s->nowned; i++)
+		eg_node_free(s->owned[i]);
+	free(s->owned);
 	arena_done(&s->arena);
 	free(s);
 	return NULL;
@@ -1442,6 +1550,7 @@ int eg_compile(const struct eg_resource_set *rs, const struct eg_proxy_id *who,
 		cc_build_sidecar_listener(&c);
 	}
 	snapshot_services(&c);
+	authorization(&c);
 	if (!c.err)
 		c.err = cc_finish_clusters(&c);
 	r = c.err;

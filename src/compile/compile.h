@@ -457,6 +457,24 @@ struct eg_service {
 	size_t npod_addresses;
 };
 
+enum eg_authz_action {
+	EG_AUTHZ_ALLOW,
+	EG_AUTHZ_DENY,
+	EG_AUTHZ_AUDIT,
+	EG_AUTHZ_CUSTOM,
+};
+
+/* An AuthorizationPolicy that applies to this proxy (its namespace and selector, or the
+ * root namespace), for src/policy to evaluate. rules is a copy owned by the snapshot of
+ * spec.rules, typed as the model validated it (positions carry no file): NULL when the
+ * policy has no rules (an ALLOW policy without rules allows nothing), else a list. */
+struct eg_authz_policy {
+	const char *name; /* "NS/NAME" */
+	enum eg_authz_action action;
+	const char *provider; /* CUSTOM: provider.name */
+	const struct eg_node *rules;
+};
+
 struct eg_snapshot;
 
 /* Builds the snapshot of @who from @rs. Problems that refuse the whole snapshot (the proxy
@@ -474,8 +492,8 @@ struct eg_snapshot *eg_snapshot_unref(struct eg_snapshot *s);
 /* Deterministic JSON of the whole snapshot (same input, same bytes); pretty printed.
  * 0, -E2BIG, -ENOMEM. */
 int eg_snapshot_dump_json(const struct eg_snapshot *s, struct eg_buf *out);
-/* One part of the dump as a JSON array: "listeners", "route_tables", "clusters" or
- * "services". 0, -EINVAL (unknown part), -E2BIG, -ENOMEM. */
+/* One part of the dump as a JSON array: "listeners", "route_tables", "clusters",
+ * "services" or "authorization_policies". 0, -EINVAL (unknown part), -E2BIG, -ENOMEM. */
 int eg_snapshot_dump_json_part(const struct eg_snapshot *s, const char *part, struct eg_buf *out);
 
 /* Accessors. */
@@ -492,6 +510,9 @@ size_t eg_snapshot_nclusters(const struct eg_snapshot *s);
 const struct eg_cluster *eg_snapshot_cluster_at(const struct eg_snapshot *s, size_t i);
 size_t eg_snapshot_nservices(const struct eg_snapshot *s);
 const struct eg_service *eg_snapshot_service_at(const struct eg_snapshot *s, size_t i);
+/* The AuthorizationPolicies that apply, sorted by namespace then name. */
+size_t eg_snapshot_nauthz(const struct eg_snapshot *s);
+const struct eg_authz_policy *eg_snapshot_authz_at(const struct eg_snapshot *s, size_t i);
 
 /* Lookups (hash, then wildcard suffixes: never a scan of all routes). */
 const struct eg_listener *eg_snapshot_listener(const struct eg_snapshot *s, uint16_t port);
@@ -539,5 +560,6 @@ const char *eg_lb_name(enum eg_lb_policy p);
 const char *eg_upstream_tls_name(enum eg_upstream_tls_mode m);
 const char *eg_server_tls_name(enum eg_server_tls_mode m);
 const char *eg_chain_proto_name(enum eg_chain_proto p);
+const char *eg_authz_action_name(enum eg_authz_action a);
 
 #endif /* EG_COMPILE_COMPILE_H */

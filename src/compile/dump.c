@@ -564,6 +564,29 @@ static void services(struct jw *w, const char *key, const struct eg_snapshot *s)
 	AEND(w);
 }
 
+/* rules: the policy's spec.rules as compact JSON (the model's writer) */
+static void authz(struct jw *w, const char *key, const struct eg_snapshot *s)
+{
+	int r;
+
+	ARR(w, key);
+	for (size_t i = 0; i < s->nauthz; i++) {
+		const struct eg_authz_policy *p = &s->authz[i];
+
+		OBJ(w, NULL);
+		kstr(w, "name", p->name);
+		kstr(w, "action", eg_authz_action_name(p->action));
+		kstr(w, "provider", p->provider);
+		if (p->rules) {
+			member(w, "rules");
+			if (!w->err && (r = eg_node_emit_json(w->b, p->rules, 0)) < 0)
+				w->err = r;
+		}
+		END(w);
+	}
+	AEND(w);
+}
+
 int eg_snapshot_dump_json(const struct eg_snapshot *s, struct eg_buf *out)
 {
 	struct jw w = {.b = out};
@@ -606,6 +629,7 @@ int eg_snapshot_dump_json(const struct eg_snapshot *s, struct eg_buf *out)
 	route_tables(&w, "route_tables", s);
 	clusters(&w, "clusters", s);
 	services(&w, "services", s);
+	authz(&w, "authorization_policies", s);
 	END(&w);
 	put(&w, "\n");
 	return w.err;
@@ -623,6 +647,8 @@ int eg_snapshot_dump_json_part(const struct eg_snapshot *s, const char *part, st
 		clusters(&w, NULL, s);
 	else if (strcmp(part, "services") == 0)
 		services(&w, NULL, s);
+	else if (strcmp(part, "authorization_policies") == 0)
+		authz(&w, NULL, s);
 	else
 		return -EINVAL;
 	put(&w, "\n");

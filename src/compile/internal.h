@@ -126,6 +126,10 @@ struct eg_snapshot {
 	struct eg_index *service_index;
 	regex_t **regexes; /* compiled patterns, freed with the snapshot */
 	size_t nregexes;
+	struct eg_authz_policy *authz;
+	size_t nauthz;
+	struct eg_node **owned; /* node copies (authz rules), freed with the snapshot */
+	size_t nowned;
 };
 
 /* --- one compilation --- */
@@ -202,7 +206,7 @@ struct cc {
 	struct arena tmp; /* scratch, freed when eg_compile returns */
 	int err;          /* first fatal error (-ENOMEM, -E2BIG) */
 
-	struct rlist se, vs, dr, gw, sc, svc, deploy, cm, tel, sgc;
+	struct rlist se, vs, dr, gw, sc, svc, deploy, cm, tel, sgc, ap;
 
 	/* mesh */
 	const char *root_ns;

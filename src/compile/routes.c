@@ -51,8 +51,7 @@ static bool gw_ref_is(const char *ref, const char *vs_ns, const char *target)
 }
 
 /* Whether the gateway list @l (or [mesh] when absent) names one of @x's gateways. */
-static bool gws_hit(struct cc *c, const struct eg_node *l, const char *vs_ns,
-		    const struct rctx *x)
+static bool gws_hit(struct cc *c, const struct eg_node *l, const char *vs_ns, const struct rctx *x)
 {
 	(void)c;
 	if (!eg_node_len(l)) {
@@ -975,8 +974,7 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 	pe->chain.fallback = policy_fallback(c);
 }
 
-static bool host_has_port(struct cc *c, const char *host, uint16_t port,
-                          enum eg_chain_proto k)
+static bool host_has_port(struct cc *c, const char *host, uint16_t port, enum eg_chain_proto k)
 {
 	const struct svc *s = cc_service(c, host);
 
@@ -1585,7 +1583,7 @@ static void gateway_listener(struct cc *c, struct eg_listener *l, struct gw_serv
 
 void cc_build_gateway_listeners(struct cc *c)
 {
-	struct rctx all = { { NULL }, 0, 0 };
+	struct rctx all = {{NULL}, 0, 0};
 	struct gw_server **v;
 	struct vec ls = VEC_INIT(struct eg_listener);
 

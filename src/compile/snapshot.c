@@ -74,6 +74,16 @@ const struct eg_service *eg_snapshot_service_at(const struct eg_snapshot *s, siz
 	return i < s->nservices ? &s->services[i] : NULL;
 }
 
+size_t eg_snapshot_nauthz(const struct eg_snapshot *s)
+{
+	return s->nauthz;
+}
+
+const struct eg_authz_policy *eg_snapshot_authz_at(const struct eg_snapshot *s, size_t i)
+{
+	return i < s->nauthz ? &s->authz[i] : NULL;
+}
+
 /* --- lookups --- */
 
 const struct eg_listener *eg_snapshot_listener(const struct eg_snapshot *s, uint16_t port)
@@ -428,4 +438,11 @@ const char *eg_chain_proto_name(enum eg_chain_proto p)
 	static const char *const n[] = {"HTTP", "TLS", "TCP"};
 
 	return (size_t)p < EG_ARRAY_SIZE(n) ? n[p] : "?";
+}
+
+const char *eg_authz_action_name(enum eg_authz_action a)
+{
+	static const char *const n[] = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
+
+	return (size_t)a < EG_ARRAY_SIZE(n) ? n[a] : "?";
 }

@@ -812,3 +812,180 @@ EG_TEST(index_grows_and_finds)
 	EG_ASSERT(index_get(ix, "host-1000", 9) == NULL);
 	arena_done(&a);
 }
+
+/* --- odd input never crashes --- */
+
+/* Objects the schema accepts but Istio's webhook would refuse (the store re-reads with the
+ * schema only), compiled for a sidecar and a gateway, dumped, and looked up with odd keys. */
+static const char *const odd_inputs[] = {
+        /* a VS without hosts, rules without route, a destination without host port */
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\n"
+        "spec:\n  gateways: [egw, 'x/', '/y', 'a.b', mesh]\n  http:\n  - {}\n"
+        "  - match: [{}]\n  - route: [{destination: {host: ''}}]\n  tls: [{}]\n  tcp: [{}]\n",
+        /* the same host everywhere, wildcards, weights that make no sense */
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s1}\n"
+        "spec:\n  hosts: ['*', '*.com', a.com, A.COM]\n  ports:\n"
+        "  - {number: 80, name: a, protocol: HTTP}\n  - {number: 80, name: b, protocol: TCP}\n"
+        "  - {number: 443, name: c}\n  resolution: STATIC\n  endpoints: [{}, {address: ''}]\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s2}\n"
+        "spec:\n  hosts: [a.com]\n  addresses: [not-an-ip, 10.0.0.0/99]\n  ports:\n"
+        "  - {number: 80, name: a, protocol: TCP}\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\n"
+        "spec:\n  hosts: ['*.com', a.com, '*']\n  http:\n  - route:\n"
+        "    - {destination: {host: a.com}, weight: -5}\n    - {destination: {host: nowhere}, "
+        "weight: 0}\n"
+        "  tls:\n  - match: [{sniHosts: ['*', ''], port: 443}]\n    route: [{destination: {host: "
+        "a.com}}]\n"
+        "  tcp:\n  - match: [{destinationSubnets: ['::/0', 10.0.0.0/8], port: 80}]\n"
+        "    route: [{destination: {host: a.com, port: {number: 80}}}]\n",
+        /* gateways: no hosts, odd hosts, TLS without mode, a plain and a TLS server on a port */
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: egw}\n"
+        "spec:\n  selector: {istio: egw}\n  servers:\n"
+        "  - port: {number: 80, name: h, protocol: HTTP}\n"
+        "  - port: {number: 80, name: t, protocol: TLS}\n    hosts: ['/', './*', '*/*', '~/x']\n"
+        "  - port: {number: 443, name: s, protocol: HTTPS}\n    hosts: ['*']\n    tls: {}\n"
+        "  - port: {number: 444, name: u, protocol: TCP}\n    hosts: [x]\n"
+        "  - port: {number: 445, name: w, protocol: TLS}\n    hosts: [x]\n    tls: {mode: "
+        "AUTO_PASSTHROUGH}\n",
+        /* DestinationRules: wildcards, empty policies, port levels without port */
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\n"
+        "spec:\n  host: '*'\n  trafficPolicy:\n    portLevelSettings: [{}, {port: {}}]\n"
+        "    tls: {mode: ISTIO_MUTUAL}\n    loadBalancer: {consistentHash: {httpCookie: {name: "
+        "c}}}\n"
+        "  subsets: [{name: x, labels: {a: b}}, {name: x}]\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: e}\n"
+        "spec:\n  host: a\n  exportTo: ['~']\n  workloadSelector: {matchLabels: {istio: egw}}\n",
+        /* Services and Deployments: no ports, named targetPort, junk addresses */
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: egw\n"
+        "  annotations: {egressd.io/pod-addresses: ' , ,,x', networking.istio.io/exportTo: ''}\n"
+        "spec:\n  clusterIP: None\n  selector: {istio: egw}\n  ports:\n"
+        "  - {name: http, port: 80, targetPort: web}\n  - {name: udp-x, port: 53}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: empty}\nspec: {}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: egw}\nspec:\n"
+        "  template:\n    metadata:\n      labels: {istio: egw}\n"
+        "      annotations: {kubernetes.azure.com/static-gateway-configuration: ''}\n",
+        /* Sidecars, Telemetry and MeshConfig of every odd shape */
+        "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: a}\n"
+        "spec:\n  egress: [{hosts: ['~/*', '.', '*/', '/x']}, {port: {number: 80}, hosts: []}]\n"
+        "  outboundTrafficPolicy: {egressProxy: {host: nowhere}}\n---\n"
+        "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\n"
+        "spec:\n  accessLogging: [{}, {providers: [{name: otel}]}, {match: {mode: SERVER}}]\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio-shared-configmap-asm-1-24\n"
+        "  namespace: aks-istio-system\ndata:\n  mesh: '{{{ not yaml'\n",
+};
+
+static struct eg_str echo_header(void *ctx, struct eg_str name)
+{
+	(void)ctx;
+	return name;
+}
+
+static void poke(const struct eg_snapshot *s)
+{
+	static const char *const keys[] = {"",         ".",      "*",      ":80",
+	                                   "[::1]:80", "a.com:", "A.COM",  "x.a.com",
+	                                   "*.com",    "a..b",   "a.com:*"};
+	char longkey[400];
+	struct eg_buf out = EG_BUF_INIT(64u << 20);
+
+	memset(longkey, 'a', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	EG_ASSERT_EQ(eg_snapshot_dump_json(s, &out), 0);
+	for (size_t p = 0; p < eg_snapshot_nroute_tables(s); p++) {
+		const struct eg_route_table *rt = eg_snapshot_route_table_at(s, p);
+
+		for (size_t k = 0; k <= EG_ARRAY_SIZE(keys); k++) {
+			const char *key = k < EG_ARRAY_SIZE(keys) ? keys[k] : longkey;
+			const struct eg_vhost *vh = eg_route_table_vhost(rt, eg_str_c(key));
+			struct eg_http_req_view req = {eg_str_c(key), eg_str_c(key), eg_str_c(key),
+			                               eg_str_c(key), echo_header,   NULL};
+
+			(void)eg_vhost_route(vh, &req);
+		}
+	}
+	for (size_t p = 0; p < eg_snapshot_nlisteners(s); p++) {
+		const struct eg_listener *l = eg_snapshot_listener_at(s, p);
+
+		for (size_t k = 0; k < EG_ARRAY_SIZE(keys); k++) {
+			(void)eg_listener_chain(l, eg_str_c(keys[k]));
+			for (size_t e = 0; e < l->nports; e++)
+				(void)eg_chain_sni_route(&l->ports[e].chain, eg_str_c(keys[k]));
+		}
+	}
+	eg_buf_done(&out);
+}
+
+EG_TEST(odd_input_never_crashes)
+{
+	static const struct eg_proxy_id who[] = {
+	        {.role = EG_ROLE_SIDECAR, .ns = "default", .service_account = "x"},
+	        {.role = EG_ROLE_GATEWAY, .ns = "default", .name = "egw"},
+	        {.role = EG_ROLE_GATEWAY, .ns = "default", .name = "nothing"},
+	};
+	struct eg_parse_opts po = {.default_ns = "default", .skip_rules = true};
+
+	for (size_t i = 0; i < EG_ARRAY_SIZE(odd_inputs); i++) {
+		for (size_t w = 0; w < EG_ARRAY_SIZE(who); w++) {
+			struct eg_resource_set set;
+			struct eg_snapshot *s = NULL;
+			struct eg_diag d;
+
+			eg_resource_set_init(&set);
+			eg_diag_init(&d);
+			if (eg_model_parse("odd.yaml", odd_inputs[i], strlen(odd_inputs[i]), &po,
+			                   &set, &d) < 0) {
+				printf("%s", eg_diag_text(&d));
+				EG_FAIL("odd input %zu does not pass the schema", i);
+			}
+			EG_ASSERT_EQ(eg_compile(&set, &who[w], &s, &d), 0);
+			eg_resource_set_done(&set);
+			poke(s);
+			eg_snapshot_unref(s);
+			eg_diag_done(&d);
+		}
+	}
+}
+
+/* AuthorizationPolicies: the root namespace's apply everywhere, the proxy namespace's to
+ * its pods (a selector narrows), others never; the rules are a copy the snapshot owns. */
+EG_TEST(authorization_policies_in_scope)
+{
+	struct eg_proxy_id curl = {.role = EG_ROLE_SIDECAR,
+	                           .ns = "default",
+	                           .service_account = "curl",
+	                           .labels = (struct eg_label[]){{"app", "curl"}},
+	                           .nlabels = 1};
+	struct eg_snapshot *s = compile_yaml(
+	        NS("other") "apiVersion: security.istio.io/v1\nkind: "
+	                    "AuthorizationPolicy\nmetadata:\n"
+	                    "  name: mesh-deny\n  namespace: aks-istio-system\nspec:\n  action: "
+	                    "DENY\n"
+	                    "  rules:\n  - to:\n    - operation: {hosts: [evil.com]}\n---\n"
+	                    "apiVersion: security.istio.io/v1\nkind: "
+	                    "AuthorizationPolicy\nmetadata:\n"
+	                    "  name: curl-allow\n  namespace: default\nspec:\n  selector:\n"
+	                    "    matchLabels: {app: curl}\n  rules:\n  - from:\n"
+	                    "    - source: {principals: [cluster.local/ns/default/sa/curl]}\n---\n"
+	                    "apiVersion: security.istio.io/v1\nkind: "
+	                    "AuthorizationPolicy\nmetadata:\n"
+	                    "  name: other-app\n  namespace: default\nspec:\n  selector:\n"
+	                    "    matchLabels: {app: other}\n---\n"
+	                    "apiVersion: security.istio.io/v1\nkind: "
+	                    "AuthorizationPolicy\nmetadata:\n"
+	                    "  name: deny-all\n  namespace: other\nspec: {}\n",
+	        &curl);
+	struct eg_buf out = EG_BUF_INIT(1u << 20);
+
+	EG_ASSERT_EQ(eg_snapshot_nauthz(s), 2);
+	EG_ASSERT_STR_EQ(eg_snapshot_authz_at(s, 0)->name, "aks-istio-system/mesh-deny");
+	EG_ASSERT_EQ(eg_snapshot_authz_at(s, 0)->action, EG_AUTHZ_DENY);
+	EG_ASSERT_STR_EQ(eg_snapshot_authz_at(s, 1)->name, "default/curl-allow");
+	EG_ASSERT_EQ(eg_snapshot_authz_at(s, 1)->action, EG_AUTHZ_ALLOW);
+	EG_ASSERT_EQ(eg_node_len(eg_snapshot_authz_at(s, 1)->rules), 1);
+	EG_ASSERT(eg_snapshot_authz_at(s, 2) == NULL);
+	EG_ASSERT_EQ(eg_snapshot_dump_json_part(s, "authorization_policies", &out), 0);
+	EG_ASSERT_CONTAINS(eg_buf_cstr(&out),
+	                   "\"rules\": [{\"to\":[{\"operation\":{\"hosts\":[\"evil.com\"]}}]}]");
+	eg_buf_done(&out);
+	done(s);
+}
