@@ -3,14 +3,17 @@
  *   egressctl analyze [-A | -n NS] [-f FILE|DIR|- ...] [--output-threshold LEVEL]
  *                     [--use-kube=false]
  *
- * Objects come from the -f inputs (each document parsed on its own, so that one invalid
- * object becomes IST0106 messages instead of stopping the run). Messages go to stdout,
+ * Objects come from the store (when it exists; --use-kube=false leaves it out) merged with
+ * the -f inputs: an object of an input replaces the stored object with the same kind,
+ * namespace and name. Each input document is parsed on its own, so that one invalid
+ * object becomes IST0106 messages instead of stopping the run. Messages go to stdout,
  * the closing line to stderr, as istioctl does. Exit 0 when nothing is above Info, 1
  * otherwise (or when an input could not be read), 2 for bad usage. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -19,6 +22,7 @@
 #include "core/buf.h"
 #include "ctl/ctl.h"
 #include "model/analyze.h"
+#include "store/store.h"
 
 #define MAX_INPUTS 256  /* -f arguments */
 #define MAX_FILES  4096 /* files read in all */
@@ -28,6 +32,7 @@ struct input {
 	struct eg_resource_set files; /* valid objects of the -f inputs */
 	struct eg_resource_set raw;   /* objects that failed validation, unvalidated */
 	struct eg_resource_set dups;  /* objects given twice (kept for their messages) */
+	struct eg_resource_set stored; /* the store's objects */
 	struct eg_analyze an;
 	struct eg_buf errors; /* problems that are not about one object (stderr) */
 	char *names[MAX_FILES]; /* file names the nodes point at (owned) */
@@ -299,12 +304,86 @@ static void load_path(struct input *in, const char *path)
 		load_file(in, path);
 }
 
+/* The objects of the store (--store, $EGRESS_STORE, else $HOME/.egressd/store). Opening
+ * never creates it: 0 when there is none, 1 when read, -errno (reported). */
+static int load_store(const struct eg_ctl *ctl, struct input *in)
+{
+	char def[PATH_MAX];
+	const char *dir = ctl->store_dir;
+	struct eg_store *st = NULL;
+	struct eg_diag d;
+	int r;
+
+	if (!dir || !*dir) {
+		if (eg_store_default_dir(def, sizeof(def)) < 0)
+			return 0;
+		dir = def;
+	}
+	r = eg_store_open(dir, 0, &st);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		input_error(in, dir, "cannot open the store: %s", strerror(-r));
+		return r;
+	}
+	eg_diag_init(&d);
+	r = eg_store_load(st, &in->stored, NULL, &d);
+	/* an object that no longer parses is reported and left out */
+	(void)eg_buf_puts(&in->errors, eg_diag_text(&d));
+	if (r == -EINVAL)
+		in->unreadable++;
+	else if (r < 0)
+		input_error(in, dir, "cannot read the store: %s", strerror(-r));
+	eg_diag_done(&d);
+	eg_store_close(st);
+	return r < 0 && r != -EINVAL ? r : 1;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (const void *const *)a, y = (uintptr_t) * (const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* What is analysed: the inputs' objects, then the stored ones no input replaces. The set
+ * does not own them (free only its array). */
+static int merge(struct input *in, struct eg_resource_set *all)
+{
+	for (size_t i = 0; i < in->files.n; i++)
+		if (eg_resource_set_add(all, in->files.v[i]) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < in->stored.n; i++)
+		if (!find_any(in, in->stored.v[i]) && eg_resource_set_add(all, in->stored.v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Messages about stored objects print no location, as istioctl for cluster objects. */
+static void hide_store_locations(struct input *in)
+{
+	struct eg_resource **v;
+
+	if (!in->stored.n || !(v = malloc(in->stored.n * sizeof(*v))))
+		return;
+	memcpy(v, in->stored.v, in->stored.n * sizeof(*v));
+	qsort(v, in->stored.n, sizeof(*v), ptr_cmp);
+	for (size_t i = 0; i < in->an.n; i++) {
+		const struct eg_resource *r = in->an.v[i].res;
+
+		if (r && bsearch(&r, v, in->stored.n, sizeof(*v), ptr_cmp))
+			in->an.v[i].file = NULL;
+	}
+	free(v);
+}
+
 static void input_done(struct input *in)
 {
 	eg_analyze_done(&in->an);
 	eg_resource_set_done(&in->files);
 	eg_resource_set_done(&in->raw);
 	eg_resource_set_done(&in->dups);
+	eg_resource_set_done(&in->stored);
 	eg_buf_done(&in->errors);
 	for (size_t i = 0; i < in->nnames; i++)
 		free(in->names[i]);
@@ -324,9 +403,12 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 	const char *paths[MAX_INPUTS];
 	size_t npaths = 0;
 	const char *ns = NULL;
-	bool all = false;
+	bool all_ns = false;
 	enum eg_analyze_level threshold = EG_ANALYZE_INFO;
 	struct eg_analyze_opts ao = { NULL };
+	struct eg_resource_set all;
+	bool use_store = true;
+	int have_store = 0;
 	struct input *in;
 	struct eg_buf line = EG_BUF_INIT(1u << 20);
 	size_t shown = 0, above_info = 0;
@@ -349,7 +431,7 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 			ns = optarg;
 			break;
 		case 'A':
-			all = true;
+			all_ns = true;
 			break;
 		case 't':
 			if (eg_analyze_parse_level(optarg, &threshold) < 0) {
@@ -359,12 +441,12 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 			}
 			break;
 		case 'k':
-			/* the store is not read yet (docs/reference/analyze.md): accepted for
-			 * istioctl's command lines, which pass --use-kube=false for files */
+			/* istioctl's name for "read the cluster": here, the store */
 			if (optarg && strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
 				eg_ctl_err("--use-kube: expected true or false, got \"%s\"", optarg);
 				return EG_EXIT_USAGE;
 			}
+			use_store = !optarg || strcmp(optarg, "true") == 0;
 			break;
 		default:
 			return eg_ctl_usage(ctl, "analyze");
@@ -377,17 +459,13 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 		}
 		paths[npaths++] = argv[optind];
 	}
-	if (all && ns) {
+	if (all_ns && ns) {
 		eg_ctl_err("-A and -n cannot be used together");
 		return eg_ctl_usage(ctl, "analyze");
 	}
 	if (ns && !eg_is_dns1123_label(ns)) {
 		eg_ctl_err("-n: \"%s\" is not a valid namespace name", ns);
 		return EG_EXIT_USAGE;
-	}
-	if (!npaths) {
-		eg_ctl_err("nothing to analyze: give -f FILE|DIR|- (reading the store is not supported yet)");
-		return eg_ctl_usage(ctl, "analyze");
 	}
 	if (!(in = calloc(1, sizeof(*in)))) {
 		eg_ctl_err("out of memory");
@@ -397,15 +475,27 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 	eg_resource_set_init(&in->files);
 	eg_resource_set_init(&in->raw);
 	eg_resource_set_init(&in->dups);
+	eg_resource_set_init(&in->stored);
+	eg_resource_set_init(&all);
 	eg_analyze_init(&in->an);
 	eg_buf_init(&in->errors, 1u << 20);
+	if (use_store)
+		have_store = load_store(ctl, in);
+	if (!have_store && !npaths) {
+		eg_ctl_err("nothing to analyze: no store%s and no -f FILE|DIR|-",
+			   use_store ? "" : " (--use-kube=false)");
+		input_done(in);
+		free(in);
+		return eg_ctl_usage(ctl, "analyze");
+	}
 	for (size_t i = 0; i < npaths; i++)
 		load_path(in, paths[i]);
-	ao.ns = all ? NULL : in->po.default_ns;
-	if (eg_analyze_run(&in->an, &in->files, &in->raw, &ao) < 0) {
+	ao.ns = all_ns ? NULL : in->po.default_ns;
+	if (merge(in, &all) < 0 || eg_analyze_run(&in->an, &all, &in->raw, &ao) < 0) {
 		(void)eg_buf_puts(&in->errors, "egressctl: error: out of memory: analysis incomplete\n");
 		in->unreadable++;
 	}
+	hide_store_locations(in);
 	fputs(eg_buf_cstr(&in->errors), stderr);
 	for (size_t i = 0; i < in->an.n; i++) {
 		const struct eg_analyze_msg *m = &in->an.v[i];
@@ -421,7 +511,7 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 	if (in->an.dropped)
 		printf("... %zu more messages not shown\n", in->an.dropped);
 	fflush(stdout);
-	if (all)
+	if (all_ns)
 		snprintf(target, sizeof(target), "all namespaces");
 	else
 		snprintf(target, sizeof(target), "namespace: %s", in->po.default_ns);
@@ -438,6 +528,7 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv)
 		ret = EG_EXIT_OK;
 	}
 	eg_buf_done(&line);
+	free(all.v);
 	input_done(in);
 	free(in);
 	return ret;
