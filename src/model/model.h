@@ -17,7 +17,8 @@ enum eg_ftype {
 	EG_F_MAP,           /* string keys -> sub; max: entries (labels, annotations, data) */
 	EG_F_STRING,        /* fmt; max: length */
 	EG_F_INT,           /* min..max */
-	EG_F_NUMBER,        /* int or float (percentages) in min..max */
+	EG_F_NUMBER,        /* int or float (percentages) in min..max; n->i is truncated, read
+			     * n->s with strtod for the exact value */
 	EG_F_BOOL,
 	EG_F_ENUM,          /* values (NULL-terminated); EG_FF_CASEFOLD for protocols */
 	EG_F_DURATION,      /* "1h30m", "10s", "500ms"; min..max in nanoseconds */

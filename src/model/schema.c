@@ -486,8 +486,9 @@ static void walk_field(struct walk *w, const struct eg_field *f, struct eg_node 
 			v = (long double)iv;
 		} else {
 			v = strtold(n->s, &end);
-			if (v != v)
-				errno = ERANGE; /* .nan is no number in any range */
+			/* .inf and .nan (which strtold does not even read) are in no range */
+			if (v != v || strpbrk(n->s, "iInN"))
+				errno = ERANGE;
 		}
 		if (errno == ERANGE || (f->min != f->max && (v < f->min || v > f->max))) {
 			werr(w, n, "%s is out of range (%lld to %lld)", n->s, (long long)f->min,

@@ -715,3 +715,37 @@ EG_TEST(diag_limits)
 	EG_ASSERT_CONTAINS(eg_diag_text(&d), "error: too many problems, the rest are not shown\n");
 	eg_diag_done(&d);
 }
+
+EG_TEST(numbers_in_range)
+{
+	static const char *const cases[][2] = {
+		{ "0.5", "" },
+		{ "100", "" },
+		{ ".inf", "m.yaml:5:72: error: VirtualService default/v: spec.http[0].mirrorPercentage.value: .inf is out of range (0 to 100)\n" },
+		{ ".nan", "m.yaml:5:72: error: VirtualService default/v: spec.http[0].mirrorPercentage.value: .nan is out of range (0 to 100)\n" },
+		{ "100.5", "m.yaml:5:72: error: VirtualService default/v: spec.http[0].mirrorPercentage.value: 100.5 is out of range (0 to 100)\n" },
+		{ "1e400", "m.yaml:5:72: error: VirtualService default/v: spec.http[0].mirrorPercentage.value: 1e400 is out of range (0 to 100)\n" },
+	};
+	struct eg_buf y = EG_BUF_INIT(4096);
+
+	for (size_t i = 0; i < EG_ARRAY_SIZE(cases); i++) {
+		struct eg_resource_set set;
+		struct eg_diag d;
+
+		eg_resource_set_init(&set);
+		eg_diag_init(&d);
+		y.len = 0;
+		EG_ASSERT_EQ(eg_buf_printf(&y,
+					   "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+					   "metadata: {name: v}\nspec:\n"
+					   "  http: [{route: [{destination: {host: a}}], mirrorPercentage: {value: %s}}]\n"
+					   "  hosts: [a]\n",
+					   cases[i][0]),
+			     0);
+		EG_ASSERT_EQ(parse(eg_buf_cstr(&y), &set, &d), cases[i][1][0] ? -EINVAL : 0);
+		EG_ASSERT_STR_EQ(eg_diag_text(&d), cases[i][1]);
+		eg_diag_done(&d);
+		eg_resource_set_done(&set);
+	}
+	eg_buf_done(&y);
+}
