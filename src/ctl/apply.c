@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ctl/ctl.h"
+#include "store/mesh.h"
 #include "store/store.h"
 
 #define MAX_FILES 64
@@ -102,6 +103,17 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 		       outcome_names[outcomes[i]]);
 	}
 	ret = EG_EXIT_OK;
+	/* the cluster's side of what was applied: StaticGatewayConfigurations get their
+	 * status.egressIpPrefix from the egress pool (docs/reference/mesh.md) */
+	eg_diag_done(&d);
+	eg_diag_init(&d);
+	r = eg_mesh_after_apply(store, &set, &d);
+	fputs(eg_diag_text(&d), stderr);
+	if (r < 0) {
+		if (d.errors == 0)
+			eg_ctl_err("assigning egress prefixes: %s", strerror(-r));
+		ret = EG_EXIT_REFUSED;
+	}
 out_free:
 	free(outcomes);
 	eg_store_close(store);

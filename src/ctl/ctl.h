@@ -50,6 +50,8 @@ int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv);
 
 /* proxy_config.c: the compiled snapshot of one proxy (docs/reference/snapshot.md) */
 int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv);
+/* mesh.c: az aks mesh enable/disable-egress-gateway, show, upgrade (docs/reference/mesh.md) */
+int eg_ctl_mesh(struct eg_ctl *ctl, int argc, char **argv);
 
 /* --- the resource verbs: apply.c, get.c, delete.c, label.c --- */
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ctl/ctl.h"
+#include "store/mesh.h"
 #include "store/store.h"
 
 #define MAX_FILES 64
@@ -126,7 +127,12 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	results = calloc(nrefs ? nrefs : 1, sizeof(*results));
 	if (!results)
 		goto out_nomem;
-	r = eg_store_delete(store, refs, nrefs, results);
+	/* the store's delete plus the management plane's rules: an SGC (or a namespace)
+	 * still used by an enabled egress gateway stays (-EBUSY, reported in d) */
+	eg_diag_done(&d);
+	eg_diag_init(&d);
+	r = eg_mesh_delete(store, refs, nrefs, results, &d);
+	fputs(eg_diag_text(&d), stderr);
 	if (r < 0) {
 		eg_ctl_err("deleting from the store %s: %s", eg_store_dir(store), strerror(-r));
 		goto out_free;
@@ -143,6 +149,8 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 				"Error from server (Forbidden): %s \"%s\" is forbidden: this namespace may not be deleted\n",
 				eg_store_resource_name(refs[i].kind, res, sizeof(res)), refs[i].name);
 			ret = EG_EXIT_REFUSED;
+		} else if (results[i] == -EBUSY) {
+			ret = EG_EXIT_REFUSED; /* the reason was printed above */
 		} else if (!ignore_nf) {
 			eg_ctl_not_found(refs[i].kind, refs[i].name);
 			ret = EG_EXIT_REFUSED;

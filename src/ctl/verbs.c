@@ -30,6 +30,10 @@ const struct eg_ctl_verb eg_ctl_verbs[] = {
 	  "proxy-config listeners|routes|clusters|all [-o json] (--role gateway --name N --namespace NS | --role sidecar --namespace NS --service-account SA [--labels k=v,...] [--workload NAME]) [--revision REV] [-f FILE|DIR ...]",
 	  "Show the listeners, routes and clusters compiled for one proxy (istioctl proxy-config).",
 	  eg_ctl_proxy_config },
+	{ "mesh",
+	  "mesh enable-egress-gateway --istio-egressgateway-name N [--istio-egressgateway-namespace NS] --gateway-configuration-name SGC | mesh disable-egress-gateway --istio-egressgateway-name N [--istio-egressgateway-namespace NS] | mesh show | mesh upgrade start --revision REV | mesh upgrade complete | mesh upgrade rollback",
+	  "The AKS add-on's management plane (az aks mesh): egress gateways, revisions.",
+	  eg_ctl_mesh },
 	{ NULL, NULL, NULL, NULL },
 };
 
