@@ -911,6 +911,31 @@ static bool shadowed(struct cc *c, const struct svc *s)
 	return cc_service(c, s->host) != s;
 }
 
+static bool has_port(const struct svc *s, uint16_t port, enum eg_chain_proto kind)
+{
+	for (size_t j = 0; j < s->nports; j++)
+		if (s->ports[j].number == port && s->ports[j].kind == kind)
+			return true;
+	return false;
+}
+
+/* A VirtualService host "*.example.com" is the VirtualService of every registry host it
+ * covers (a.example.com gets a virtual host with its routes, as Istio builds one per
+ * service), so the exact default route of such a host does not bypass it. */
+static void covered_vhosts(struct cc *c, struct rt_build *b, const char *wild, uint16_t port,
+                           const char *vsname, struct vec *routes)
+{
+	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
+		const struct svc *s = c->svcs[i];
+
+		if (strcmp(s->host, wild) == 0 || !host_matches(wild, s->host) || shadowed(c, s) ||
+		    rtb_claimed(b, s->host) || !has_port(s, port, EG_CHAIN_HTTP) ||
+		    !cc_sidecar_imports(c, s->ns, s->host, port))
+			continue;
+		rtb_vhost(c, b, s->host, port, vsname, routes);
+	}
+}
+
 static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 {
 	struct rt_build b;
@@ -927,6 +952,7 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 		const struct eg_node *hosts = eg_node_path(vs->root, "spec.hosts");
 		struct vec routes;
 		bool built = false;
+		const char *vsname;
 
 		if (!eg_node_len(eg_node_path(vs->root, "spec.http")) || !vs_for_mesh(c, vs))
 			continue;
@@ -948,8 +974,10 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 			}
 			if (!routes.n)
 				break;
-			rtb_vhost(c, &b, host, pe->port,
-			          arena_printf(c->sa, "%s.%s", vs->name, vs->ns), &routes);
+			vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
+			rtb_vhost(c, &b, host, pe->port, vsname, &routes);
+			if (host[0] == '*')
+				covered_vhosts(c, &b, host, pe->port, vsname, &routes);
 		}
 	}
 	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
@@ -1008,10 +1036,12 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 {
 	struct sni_build b = {VEC_INIT(struct eg_sni_route), NULL};
 	struct rctx x = {{"mesh"}, 1, pe->port};
+	struct vec covered = VEC_INIT(const char *); /* hosts of the VSs with tls rules here */
 
 	for (size_t i = 0; i < c->vs.n && !c->err; i++) {
 		const struct eg_resource *vs = c->vs.v[i];
 		const struct eg_node *tls = eg_node_path(vs->root, "spec.tls");
+		const struct eg_node *hosts = eg_node_path(vs->root, "spec.hosts");
 		bool explicit_port = false;
 
 		if (!eg_node_len(tls) || !vs_for_mesh(c, vs))
@@ -1026,6 +1056,16 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 		if (!explicit_port && !vs_on_port(c, vs, pe->port, EG_CHAIN_TLS))
 			continue;
 		vs_tls_routes(c, vs, &x, &b, NULL);
+		for (size_t h = 0; h < eg_node_len(hosts); h++) {
+			const char **slot;
+
+			if (!hosts->v[h]->s || !(slot = vec_push(&c->tmp, &covered))) {
+				if (hosts->v[h]->s)
+					cc_nomem(c);
+				continue;
+			}
+			*slot = cc_expand_host(c, hosts->v[h]->s, vs->ns);
+		}
 	}
 	/* TLS ports of the registry without a VirtualService: SNI = the host */
 	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
@@ -1037,8 +1077,18 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 			const struct svc_port *p = &s->ports[j];
 			size_t n = 1;
 
+			bool vs_covers = false;
+
 			if (p->number != pe->port || p->kind != EG_CHAIN_TLS || by_address(s, p) ||
 			    !cc_sidecar_imports(c, s->ns, s->host, pe->port))
+				continue;
+			/* a VirtualService with tls rules for the host decides its SNI routes */
+			for (size_t k = 0; k < covered.n && !vs_covers; k++) {
+				const char *h = *VEC_AT(covered, const char *, k);
+
+				vs_covers = h && host_matches(h, s->host);
+			}
+			if (vs_covers)
 				continue;
 			sni_add(c, &b, s->host,
 			        tcp_route_to(c, "default", NULL, default_dest(c, s->host, pe->port),

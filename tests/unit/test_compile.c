@@ -989,3 +989,40 @@ EG_TEST(authorization_policies_in_scope)
 	eg_buf_done(&out);
 	done(s);
 }
+
+/* A VirtualService for "*.example.com" is the VirtualService of the registry hosts it
+ * covers: their exact virtual host carries its routes, their SNI goes by its tls rules. */
+EG_TEST(wildcard_vs_covers_registry_hosts)
+{
+	struct eg_snapshot *s = compile_yaml(
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\n"
+	        "spec:\n  hosts: [a.example.com, other.org]\n  ports:\n"
+	        "  - {number: 80, name: http, protocol: HTTP}\n"
+	        "  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: proxy\n"
+	        "spec:\n  hosts: [proxy.corp]\n  ports:\n"
+	        "  - {number: 3128, name: tcp, protocol: TCP}\n  - {number: 80, name: http, "
+	        "protocol: HTTP}\n"
+	        "  - {number: 443, name: tls, protocol: TLS}\n  resolution: DNS\n---\n"
+	        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: "
+	        "via-proxy\n"
+	        "spec:\n  hosts: ['*.example.com']\n  http:\n"
+	        "  - route:\n    - destination: {host: proxy.corp, port: {number: 80}}\n"
+	        "  tls:\n  - match:\n    - {port: 443, sniHosts: ['*.example.com']}\n"
+	        "    route:\n    - destination: {host: proxy.corp, port: {number: 443}}\n",
+	        &sidecar_default);
+	const struct eg_port_entry *tls = eg_snapshot_port(s, 443);
+	const struct eg_vhost *vh =
+	        eg_route_table_vhost(eg_snapshot_port(s, 80)->chain.http, EG_STR("a.example.com"));
+
+	EG_ASSERT_STR_EQ(vh->name, "a.example.com:80");
+	EG_ASSERT_STR_EQ(vh->vs, "via-proxy.default");
+	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "a.example.com", "/"), "outbound|80||proxy.corp");
+	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "b.example.com", "/"), "outbound|80||proxy.corp");
+	EG_ASSERT_STR_EQ(sidecar_dest(s, 80, "other.org", "/"), "outbound|80||other.org");
+	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&tls->chain, EG_STR("a.example.com"))),
+	                 "outbound|443||proxy.corp");
+	EG_ASSERT_STR_EQ(tcp_dest(eg_chain_sni_route(&tls->chain, EG_STR("other.org"))),
+	                 "outbound|443||other.org");
+	done(s);
+}
