@@ -225,7 +225,8 @@ static int bucket(struct cc *c)
 		for (size_t i = 0; i < c->rs->n; i++) {
 			const struct eg_resource *r = c->rs->v[i];
 
-			if (!r || !r->kind || !r->root || !r->name)
+			/* every kind compiled is namespaced: an object without one is not ours */
+			if (!r || !r->kind || !r->root || !r->name || !r->ns)
 				continue;
 			for (size_t k = 0; k < EG_ARRAY_SIZE(map); k++) {
 				if (strcmp(r->kind->kind, map[k].kind) != 0)

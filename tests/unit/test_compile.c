@@ -1026,3 +1026,29 @@ EG_TEST(wildcard_vs_covers_registry_hosts)
 	                 "outbound|443||other.org");
 	done(s);
 }
+
+/* A hand-made set (not from the parser) with holes is skipped, not dereferenced. */
+EG_TEST(hand_made_resource_set)
+{
+	struct eg_resource_set set;
+	struct eg_resource *r;
+	struct eg_snapshot *s = NULL;
+	struct eg_diag d;
+	struct eg_parse_opts po = {.default_ns = "default"};
+	const char *yaml = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+	                   "metadata: {name: a}\nspec:\n  hosts: [a.com]\n  ports:\n"
+	                   "  - {number: 80, name: http, protocol: HTTP}\n";
+
+	eg_resource_set_init(&set);
+	eg_diag_init(&d);
+	EG_ASSERT_EQ(eg_model_parse("x.yaml", yaml, strlen(yaml), &po, &set, &d), 0);
+	r = set.v[0];
+	r->ns = NULL; /* as a caller that forgot eg_resource_sync() */
+	EG_ASSERT_EQ(eg_resource_set_add(&set, NULL), 0);
+	EG_ASSERT_EQ(eg_compile(&set, &sidecar_default, &s, &d), 0);
+	EG_ASSERT(eg_snapshot_cluster(s, "outbound|80||a.com") == NULL);
+	eg_snapshot_unref(s);
+	set.n--; /* the NULL slot */
+	eg_resource_set_done(&set);
+	eg_diag_done(&d);
+}
