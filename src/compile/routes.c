@@ -911,39 +911,48 @@ static bool shadowed(struct cc *c, const struct svc *s)
 	return cc_service(c, s->host) != s;
 }
 
-static bool has_port(const struct svc *s, uint16_t port, enum eg_chain_proto kind)
+/* The value of @host in @ix, else of the longest wildcard covering it ("*.b.c", "*.c"),
+ * else of "*"; NULL when none. */
+static const void *suffix_get(const struct eg_index *ix, const char *host)
 {
-	for (size_t j = 0; j < s->nports; j++)
-		if (s->ports[j].number == port && s->ports[j].kind == kind)
-			return true;
-	return false;
-}
+	char key[300];
+	size_t hl = strlen(host);
+	const void *v;
 
-/* A VirtualService host "*.example.com" is the VirtualService of every registry host it
- * covers (a.example.com gets a virtual host with its routes, as Istio builds one per
- * service), so the exact default route of such a host does not bypass it. */
-static void covered_vhosts(struct cc *c, struct rt_build *b, const char *wild, uint16_t port,
-                           const char *vsname, struct vec *routes)
-{
-	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
-		const struct svc *s = c->svcs[i];
-
-		if (strcmp(s->host, wild) == 0 || !host_matches(wild, s->host) || shadowed(c, s) ||
-		    rtb_claimed(b, s->host) || !has_port(s, port, EG_CHAIN_HTTP) ||
-		    !cc_sidecar_imports(c, s->ns, s->host, port))
+	if ((v = index_get(ix, host, hl)))
+		return v;
+	for (size_t i = 1; i < hl; i++) {
+		if (host[i] != '.' || hl - i + 1 >= sizeof(key))
 			continue;
-		rtb_vhost(c, b, s->host, port, vsname, routes);
+		key[0] = '*';
+		memcpy(key + 1, host + i, hl - i);
+		if ((v = index_get(ix, key, hl - i + 1)))
+			return v;
 	}
+	return index_get(ix, "*", 1);
 }
+
+static bool covered_by(const struct eg_index *ix, const char *host)
+{
+	return suffix_get(ix, host) != NULL;
+}
+
+/* The routes of a wildcard VirtualService host, for the registry hosts it covers. */
+struct wild_vs {
+	const char *vsname;
+	struct vec routes;
+};
 
 static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 {
 	struct rt_build b;
 	struct rctx x = {{"mesh"}, 1, pe->port};
+	struct eg_index *wild; /* wildcard VirtualService host -> struct wild_vs */
 	char name[8];
 
 	snprintf(name, sizeof(name), "%u", pe->port);
 	rtb_init(c, &b, arena_str(c->sa, name), pe->port, false);
+	wild = index_new(&c->tmp, 8);
 	if (c->err)
 		return;
 	/* VirtualService hosts first (precedence order), then registry hosts by default */
@@ -976,8 +985,20 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 				break;
 			vsname = arena_printf(c->sa, "%s.%s", vs->name, vs->ns);
 			rtb_vhost(c, &b, host, pe->port, vsname, &routes);
-			if (host[0] == '*')
-				covered_vhosts(c, &b, host, pe->port, vsname, &routes);
+			if (host[0] == '*') {
+				/* "*.example.com" is the VirtualService of a.example.com too (Istio
+				 * builds each covered service's virtual host from it) */
+				struct wild_vs *w = arena_alloc(&c->tmp, sizeof(*w));
+
+				if (!w || !wild ||
+				    (!index_get(wild, host, strlen(host)) &&
+				     !index_put_grow(&c->tmp, wild, host, strlen(host), w))) {
+					cc_nomem(c);
+					break;
+				}
+				w->vsname = vsname;
+				w->routes = routes;
+			}
 		}
 	}
 	for (size_t i = 0; i < c->nsvcs && !c->err; i++) {
@@ -986,11 +1007,18 @@ static void sidecar_http_port(struct cc *c, struct eg_port_entry *pe)
 		if (shadowed(c, s) || rtb_claimed(&b, s->host))
 			continue;
 		for (size_t j = 0; j < s->nports; j++) {
+			const struct wild_vs *w;
 			struct vec routes;
 
 			if (s->ports[j].number != pe->port || s->ports[j].kind != EG_CHAIN_HTTP ||
 			    !cc_sidecar_imports(c, s->ns, s->host, pe->port))
 				continue;
+			w = suffix_get(wild, s->host);
+			if (w) {
+				routes = w->routes;
+				rtb_vhost(c, &b, s->host, pe->port, w->vsname, &routes);
+				break;
+			}
 			routes = one_default_route(c, s->host, pe->port);
 			rtb_vhost(c, &b, s->host, pe->port, NULL, &routes);
 			break;
@@ -1036,7 +1064,7 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 {
 	struct sni_build b = {VEC_INIT(struct eg_sni_route), NULL};
 	struct rctx x = {{"mesh"}, 1, pe->port};
-	struct vec covered = VEC_INIT(const char *); /* hosts of the VSs with tls rules here */
+	struct eg_index *covered = index_new(&c->tmp, 16); /* hosts of VSs with tls rules here */
 
 	for (size_t i = 0; i < c->vs.n && !c->err; i++) {
 		const struct eg_resource *vs = c->vs.v[i];
@@ -1057,14 +1085,13 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 			continue;
 		vs_tls_routes(c, vs, &x, &b, NULL);
 		for (size_t h = 0; h < eg_node_len(hosts); h++) {
-			const char **slot;
+			const char *host =
+			        hosts->v[h]->s ? cc_expand_host(c, hosts->v[h]->s, vs->ns) : NULL;
 
-			if (!hosts->v[h]->s || !(slot = vec_push(&c->tmp, &covered))) {
-				if (hosts->v[h]->s)
-					cc_nomem(c);
-				continue;
-			}
-			*slot = cc_expand_host(c, hosts->v[h]->s, vs->ns);
+			if (host && (!covered ||
+			             (!index_get(covered, host, strlen(host)) &&
+			              !index_put_grow(&c->tmp, covered, host, strlen(host), host))))
+				cc_nomem(c);
 		}
 	}
 	/* TLS ports of the registry without a VirtualService: SNI = the host */
@@ -1075,24 +1102,16 @@ static void sidecar_tls_port(struct cc *c, struct eg_port_entry *pe)
 			continue;
 		for (size_t j = 0; j < s->nports; j++) {
 			const struct svc_port *p = &s->ports[j];
-			size_t n = 1;
-
-			bool vs_covers = false;
 
 			if (p->number != pe->port || p->kind != EG_CHAIN_TLS || by_address(s, p) ||
 			    !cc_sidecar_imports(c, s->ns, s->host, pe->port))
 				continue;
 			/* a VirtualService with tls rules for the host decides its SNI routes */
-			for (size_t k = 0; k < covered.n && !vs_covers; k++) {
-				const char *h = *VEC_AT(covered, const char *, k);
-
-				vs_covers = h && host_matches(h, s->host);
-			}
-			if (vs_covers)
+			if (covered_by(covered, s->host))
 				continue;
 			sni_add(c, &b, s->host,
 			        tcp_route_to(c, "default", NULL, default_dest(c, s->host, pe->port),
-			                     n, 100));
+			                     1, 100));
 		}
 	}
 	pe->chain.proto = EG_CHAIN_TLS;
