@@ -57,7 +57,9 @@ static const char mesh_help[] =
         "      Service; complete drops the old revision, rollback the new one.\n"
         "\n"
         "Every subcommand accepts and ignores -g/--resource-group X and -n/--name X (az's\n"
-        "cluster selection) and --yes. After a change the mesh profile is printed, as az does.\n"
+        "cluster selection) and --yes. enable and disable print the gateway as JSON (the entry\n"
+        "of egressGateways, plus its Service, ClusterIP and Deployments); upgrade prints the\n"
+        "mesh profile, as show does.\n"
         "Exit status: 0 done, 1 refused (the message names the rule), 2 bad usage.\n";
 
 struct mesh_args {
@@ -124,6 +126,55 @@ static int finish(struct eg_store *store, int r, struct eg_diag *d, bool show)
 	return r < 0 ? EG_EXIT_REFUSED : EG_EXIT_OK;
 }
 
+static int json_field(struct eg_buf *b, const char *key, const char *val, bool last)
+{
+	int r = eg_buf_printf(b, "  \"%s\": \"", key);
+
+	if (r == 0)
+		r = eg_buf_json_escape(b, val, strlen(val));
+	if (r == 0)
+		r = eg_buf_puts(b, last ? "\"\n" : "\",\n");
+	return r;
+}
+
+/* What enable and disable print: the gateway as az's egressGateways[] lists it, plus
+ * what exists for it now (enable) - short, so that a script enabling 500 gateways does
+ * not read all of them 500 times. */
+static int print_gateway(struct eg_store *store, const struct eg_mesh_gateway *g, bool enabled,
+                         struct eg_diag *d)
+{
+	struct eg_buf out = EG_BUF_INIT(64 * 1024);
+	struct eg_mesh_settings st;
+	int r = enabled ? eg_mesh_settings_load(store, &st, d) : 0;
+
+	if (r == 0)
+		r = eg_buf_printf(&out, "{\n  \"enabled\": %s,\n", enabled ? "true" : "false");
+	if (r == 0)
+		r = json_field(&out, "name", g->name, false);
+	if (r == 0)
+		r = json_field(&out, "namespace", g->ns, false);
+	if (r == 0)
+		r = json_field(&out, "gatewayConfigurationName", g->sgc, !enabled);
+	if (r == 0 && enabled) {
+		r = json_field(&out, "service", g->name, false);
+		if (r == 0)
+			r = json_field(&out, "clusterIP", g->cluster_ip, false);
+		if (r == 0)
+			r = eg_buf_puts(&out, "  \"deployments\": [");
+		for (size_t i = 0; i < st.nrevisions && r == 0; i++)
+			r = eg_buf_printf(&out, "%s\n    \"%s-%s\"", i ? "," : "", g->name,
+			                  st.revisions[i]);
+		if (r == 0)
+			r = eg_buf_puts(&out, "\n  ]\n");
+	}
+	if (r == 0)
+		r = eg_buf_puts(&out, "}\n");
+	if (r == 0)
+		fputs(eg_buf_cstr(&out), stdout);
+	eg_buf_done(&out);
+	return r;
+}
+
 static int missing(struct eg_ctl *ctl, const char *flag)
 {
 	eg_ctl_err("the following arguments are required: %s", flag);
@@ -135,6 +186,7 @@ int eg_ctl_mesh(struct eg_ctl *ctl, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	struct eg_store *store = NULL;
+	struct eg_mesh_gateway g;
 	struct mesh_args a;
 	struct eg_diag d;
 	int r, ret;
@@ -182,14 +234,21 @@ int eg_ctl_mesh(struct eg_ctl *ctl, int argc, char **argv)
 	if (eg_ctl_open_store(ctl, &store) < 0)
 		return EG_EXIT_REFUSED;
 	eg_diag_init(&d);
-	if (strcmp(sub, "enable-egress-gateway") == 0)
-		r = eg_mesh_enable(store, a.name, a.ns, a.sgc, &d);
-	else if (strcmp(sub, "disable-egress-gateway") == 0)
-		r = eg_mesh_disable(store, a.name, a.ns, &d);
-	else
+	if (strcmp(sub, "show") == 0) {
 		r = 0;
+		goto out_finish;
+	}
+	if (strcmp(sub, "enable-egress-gateway") == 0)
+		r = eg_mesh_enable(store, a.name, a.ns, a.sgc, &g, &d);
+	else
+		r = eg_mesh_disable(store, a.name, a.ns, &g, &d);
+	if (r == 0)
+		r = print_gateway(store, &g, strcmp(sub, "enable-egress-gateway") == 0, &d);
+	ret = finish(store, r, &d, false);
+	goto out_close;
 out_finish:
 	ret = finish(store, r, &d, true);
+out_close:
 	eg_diag_done(&d);
 	eg_store_close(store);
 	return ret;

@@ -60,6 +60,11 @@ uint32_t eg_ip4net_last(const struct eg_ip4net *n);
  * free again. 0 and @ret_ip, -ENOSPC (reported), -errno. */
 int eg_mesh_ip_alloc(struct eg_mesh_ctx *m, const struct eg_ip4net *cidr, const char *ns,
                      const char *name, char *ret_ip, size_t len, struct eg_diag *d);
+/* Records @ip (set by an applied Service @ns/@name itself) as that Service's, so that
+ * mesh never hands it out. Outside @cidr: ignored. Held by another live Service: a
+ * warning in @d (Kubernetes would refuse it; the store has already stored it). */
+int eg_mesh_ip_claim(struct eg_mesh_ctx *m, const struct eg_ip4net *cidr, const char *ip,
+                     const char *ns, const char *name, struct eg_diag *d);
 /* Forgets @ip when Service @ns/@name holds it (another owner's record is kept). */
 int eg_mesh_ip_release(struct eg_mesh_ctx *m, const char *ip, const char *ns, const char *name);
 /* Whether @ip is recorded for Service @ns/@name. */

@@ -353,6 +353,10 @@ static int gateway_json(struct eg_buf *b, const struct eg_mesh_gateway *g)
 	if (r == 0)
 		r = eg_buf_json_escape(b, g->sgc, strlen(g->sgc));
 	if (r == 0)
+		r = eg_buf_puts(b, "\",\"clusterIP\":\"");
+	if (r == 0)
+		r = eg_buf_json_escape(b, g->cluster_ip, strlen(g->cluster_ip));
+	if (r == 0)
 		r = eg_buf_puts(b, "\"}\n");
 	return r;
 }
@@ -364,7 +368,7 @@ static bool gateway_read(struct eg_mesh_ctx *m, const char *ns, const char *name
 	char rel[STORE_PATH_MAX], text[MESH_FILE_MAX];
 	struct eg_node **docs = NULL;
 	struct eg_diag quiet;
-	const char *v[3];
+	const char *v[4];
 	size_t n = 0;
 	bool ok = false;
 
@@ -376,6 +380,7 @@ static bool gateway_read(struct eg_mesh_ctx *m, const char *ns, const char *name
 		v[0] = eg_node_str(docs[0], "name");
 		v[1] = eg_node_str(docs[0], "namespace");
 		v[2] = eg_node_str(docs[0], "gatewayConfigurationName");
+		v[3] = eg_node_str(docs[0], "clusterIP");
 		ok = v[0] && v[1] && v[2] && strcmp(v[0], name) == 0 && strcmp(v[1], ns) == 0 &&
 		     strlen(v[0]) < sizeof(g->name) && strlen(v[1]) < sizeof(g->ns) &&
 		     strlen(v[2]) < sizeof(g->sgc);
@@ -384,6 +389,8 @@ static bool gateway_read(struct eg_mesh_ctx *m, const char *ns, const char *name
 			snprintf(g->name, sizeof(g->name), "%s", v[0]);
 			snprintf(g->ns, sizeof(g->ns), "%s", v[1]);
 			snprintf(g->sgc, sizeof(g->sgc), "%s", v[2]);
+			snprintf(g->cluster_ip, sizeof(g->cluster_ip), "%s",
+			         v[3] && strlen(v[3]) < sizeof(g->cluster_ip) ? v[3] : "");
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -656,6 +663,7 @@ static int enable_locked(struct eg_mesh_ctx *m, struct eg_mesh_gateway *g, struc
 	eg_resource_free(svc);
 	if (r < 0)
 		return r;
+	snprintf(g->cluster_ip, sizeof(g->cluster_ip), "%s", ip);
 	r = service_account_yaml(&yaml, g);
 	if (r == 0)
 		r = service_yaml(&yaml, g, ip);
@@ -680,7 +688,7 @@ static int enable_locked(struct eg_mesh_ctx *m, struct eg_mesh_gateway *g, struc
 }
 
 int eg_mesh_enable(struct eg_store *s, const char *name, const char *ns, const char *sgc,
-                   struct eg_diag *d)
+                   struct eg_mesh_gateway *ret, struct eg_diag *d)
 {
 	struct eg_mesh_gateway g = {.enabled = true};
 	struct eg_mesh_ctx m;
@@ -720,10 +728,13 @@ int eg_mesh_enable(struct eg_store *s, const char *name, const char *ns, const c
 		return r;
 	r = enable_locked(&m, &g, d);
 	eg_mesh_ctx_close(&m);
+	if (r == 0 && ret)
+		*ret = g;
 	return r;
 }
 
-int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns, struct eg_diag *d)
+int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns,
+                    struct eg_mesh_gateway *ret, struct eg_diag *d)
 {
 	struct eg_store_ref refs[2 + EG_MESH_MAX_REVISIONS];
 	char deps[EG_MESH_MAX_REVISIONS][128], ip[16] = "", dir[STORE_PATH_MAX];
@@ -753,8 +764,11 @@ int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns, struct
 	r = eg_mesh_settings_load(s, &st, d);
 	if (r < 0)
 		goto out_close;
-	snprintf(g.name, sizeof(g.name), "%s", name);
-	snprintf(g.ns, sizeof(g.ns), "%s", ns);
+	if (!gateway_read(&m, ns, name, &g)) {
+		/* a damaged record still names the gateway: disabling removes it */
+		snprintf(g.name, sizeof(g.name), "%s", name);
+		snprintf(g.ns, sizeof(g.ns), "%s", ns);
+	}
 	if (eg_store_get(s, eg_mesh_kind("services"), ns, name, &svc, d) == 0) {
 		const char *have = eg_node_str(svc->root, "spec.clusterIP");
 
@@ -779,6 +793,8 @@ int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns, struct
 	r = eg_mesh_del_file(&m, dir, name);
 	if (r == 0)
 		(void)unlinkat(m.fd, dir, AT_REMOVEDIR); /* only when it became empty */
+	if (r == 0 && ret)
+		*ret = g;
 out_close:
 	eg_mesh_ctx_close(&m);
 	return r < 0 ? r : 0;
@@ -1042,21 +1058,36 @@ int eg_mesh_show_json(struct eg_store *s, struct eg_buf *out, struct eg_diag *d)
 
 int eg_mesh_after_apply(struct eg_store *s, const struct eg_resource_set *set, struct eg_diag *d)
 {
-	const struct eg_kind *k = eg_mesh_kind("staticgatewayconfigurations");
+	const struct eg_kind *sgc_k = eg_mesh_kind("staticgatewayconfigurations");
+	const struct eg_kind *svc_k = eg_mesh_kind("services");
 	struct eg_mesh_settings st;
+	struct eg_ip4net cidr;
 	struct eg_mesh_ctx m;
-	bool any = false;
+	bool any_sgc = false, any_ip = false;
 	int r;
 
-	for (size_t i = 0; i < set->n && !any; i++)
-		any = set->v[i]->kind == k;
-	if (!any)
+	for (size_t i = 0; i < set->n; i++) {
+		any_sgc |= set->v[i]->kind == sgc_k;
+		any_ip |= set->v[i]->kind == svc_k &&
+		          eg_node_str(set->v[i]->root, "spec.clusterIP") != NULL;
+	}
+	if (!any_sgc && !any_ip)
 		return 0; /* most applies: no lock, no work */
 	r = eg_mesh_ctx_open(s, LOCK_EX, &m);
 	if (r < 0)
 		return r;
 	r = eg_mesh_settings_load(s, &st, d);
-	if (r == 0)
+	/* a Service that brings its own ClusterIP keeps mesh from handing that one out */
+	if (r == 0 && any_ip && eg_ip4net_parse(st.service_cidr, &cidr) == 0) {
+		for (size_t i = 0; i < set->n && r == 0; i++) {
+			const struct eg_resource *res = set->v[i];
+			const char *ip = eg_node_str(res->root, "spec.clusterIP");
+
+			if (res->kind == svc_k && ip)
+				r = eg_mesh_ip_claim(&m, &cidr, ip, res->ns, res->name, d);
+		}
+	}
+	if (r == 0 && any_sgc)
 		r = eg_mesh_assign_prefixes(&m, &st, set, d);
 	eg_mesh_ctx_close(&m);
 	return r;

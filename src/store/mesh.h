@@ -52,7 +52,8 @@ struct eg_mesh_gateway {
 	bool enabled; /* always true for a listed gateway (disable removes it) */
 	char name[EG_MESH_NAME_MAX + 1];
 	char ns[64];
-	char sgc[254]; /* gatewayConfigurationName */
+	char sgc[254];       /* gatewayConfigurationName */
+	char cluster_ip[16]; /* its Service's ClusterIP ("" when unknown) */
 };
 
 /* --- settings --- */
@@ -82,13 +83,15 @@ const char *eg_mesh_name_message(const char *name, char *buf, size_t len);
  * per namespace, at most EG_MESH_MAX_GATEWAYS, the SGC exists in @ns; a warning when it
  * has no status.egressIpPrefix), allocates a ClusterIP, then writes the ServiceAccount,
  * the Service and one Deployment per revision in one store transaction and records the
- * gateway. @ns NULL: aks-istio-egress. 0; -EINVAL, -ENOENT, -EEXIST, -ENOSPC (refused,
- * reported); -errno. */
+ * gateway. @ns NULL: aks-istio-egress. @ret (may be NULL) gets the gateway. 0; -EINVAL, -ENOENT,
+ * -EEXIST, -ENOSPC (refused, reported); -errno. */
 int eg_mesh_enable(struct eg_store *s, const char *name, const char *ns, const char *sgc,
-                   struct eg_diag *d);
+                   struct eg_mesh_gateway *ret, struct eg_diag *d);
 /* az aks mesh disable-egress-gateway: deletes the gateway's objects (the local cluster
- * removes their pods) and forgets it. 0; -ENOENT (not enabled: reported); -errno. */
-int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns, struct eg_diag *d);
+ * removes their pods) and forgets it. @ret (may be NULL) gets the
+ * gateway as it was. 0; -ENOENT (not enabled: reported); -errno. */
+int eg_mesh_disable(struct eg_store *s, const char *name, const char *ns,
+                    struct eg_mesh_gateway *ret, struct eg_diag *d);
 /* Every enabled gateway, sorted by namespace then name. The caller frees *ret. 0, -errno. */
 int eg_mesh_list(struct eg_store *s, struct eg_mesh_gateway **ret, size_t *ret_n);
 
@@ -112,7 +115,9 @@ int eg_mesh_upgrade_rollback(struct eg_store *s, struct eg_diag *d);
 /* After `apply` stored @set: every StaticGatewayConfiguration of @set whose
  * status.egressIpPrefix is missing, outside the egress pool or of another size than it
  * asks for (spec.gatewayVmssProfile.publicIpPrefixSize, else /28) gets a free prefix of
- * the pool (status write). An SGC that cannot get one is a warning in @d. Returns the
+ * the pool (status write). An SGC that cannot get one is a warning in @d. A Service
+ * of @set that sets its own spec.clusterIP inside the service CIDR has it recorded, so
+ * that enable never hands it out (held by another Service: a warning). Returns the
  * number of prefixes assigned, or -errno. */
 int eg_mesh_after_apply(struct eg_store *s, const struct eg_resource_set *set, struct eg_diag *d);
 /* eg_store_delete with the management plane's rules: a StaticGatewayConfiguration used

@@ -438,6 +438,30 @@ void eg_mesh_ip_release_ns(struct eg_mesh_ctx *m, const char *ns)
 	eg_mesh_names_free(names, n);
 }
 
+int eg_mesh_ip_claim(struct eg_mesh_ctx *m, const struct eg_ip4net *cidr, const char *ip,
+                     const char *ns, const char *name, struct eg_diag *d)
+{
+	char owner[512], record[512];
+	const char *ons, *oname;
+	uint32_t a;
+
+	if (eg_ip4_parse(ip, &a) < 0 || a < cidr->base || a > eg_ip4net_last(cidr))
+		return 0;
+	if (ip_record(m, ip, owner, sizeof(owner)) && split_owner(owner, &ons, &oname)) {
+		if (strcmp(ons, ns) == 0 && strcmp(oname, name) == 0)
+			return 0;
+		if (service_holds(m->s, ons, oname, ip)) {
+			eg_diag_add(d, EG_DIAG_WARNING, NULL, NULL, NULL,
+			            "Service %s/%s: spec.clusterIP: %s is already allocated to "
+			            "Service %s/%s",
+			            ns, name, ip, ons, oname);
+			return 0;
+		}
+	}
+	snprintf(record, sizeof(record), "%s/%s\n", ns, name);
+	return eg_mesh_put_file(m, MESH_IP_DIR, ip, record);
+}
+
 /* Offsets in the service CIDR that are never handed out: the network and broadcast
  * addresses, the first host (the API server's `kubernetes` Service) and the tenth (kube-dns,
  * AKS's default --dns-service-ip 10.0.0.10). */

@@ -236,7 +236,7 @@ EG_TEST(name_refusal_exact_message)
 	fx_cluster(&f);
 	for (size_t i = 0; i < EG_ARRAY_SIZE(bad); i++) {
 		fx_reset(&f);
-		EG_ASSERT_EQ(eg_mesh_enable(f.s, bad[i], NULL, "sgc", &f.d), -EINVAL);
+		EG_ASSERT_EQ(eg_mesh_enable(f.s, bad[i], NULL, "sgc", NULL, &f.d), -EINVAL);
 		snprintf(want, sizeof(want),
 		         "error: Istio egress name %s is invalid. Name must be between 1 and 53 "
 		         "characters, must consist of lower case alphanumeric characters, '-' or "
@@ -244,17 +244,17 @@ EG_TEST(name_refusal_exact_message)
 		         bad[i]);
 		EG_ASSERT_STR_EQ(eg_diag_text(&f.d), want);
 		fx_reset(&f);
-		EG_ASSERT_EQ(eg_mesh_disable(f.s, bad[i], NULL, &f.d), -EINVAL);
+		EG_ASSERT_EQ(eg_mesh_disable(f.s, bad[i], NULL, NULL, &f.d), -EINVAL);
 		EG_ASSERT_STR_EQ(eg_diag_text(&f.d), want);
 	}
 	/* 53 characters is fine */
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, name53, NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, name53, NULL, "sgc", NULL, &f.d), 0);
 	EG_ASSERT(obj_exists(&f, "deployments", "aks-istio-egress",
 	                     "a2345678901234567890123456789012345678901234567890123-asm-1-24"));
 	/* dots pass the name rule but cannot name a Service */
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "a.b", NULL, "sgc", &f.d), -EINVAL);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "a.b", NULL, "sgc", NULL, &f.d), -EINVAL);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "error: Istio egress name a.b cannot name the gateway's Service: a "
 	                 "Service name must be a DNS-1123 label (no '.')\n");
@@ -273,7 +273,8 @@ EG_TEST(enable_writes_service_deployment_and_record)
 	char path[256];
 
 	fx_cluster(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "asm-egress-test", "aks-istio-egress", "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "asm-egress-test", "aks-istio-egress", "sgc", NULL, &f.d),
+	             0);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d), ""); /* the SGC has its prefix: no warning */
 
 	svc = get_obj(&f, "services", "aks-istio-egress", "asm-egress-test");
@@ -361,8 +362,8 @@ EG_TEST(enable_default_namespace_and_show)
 	EG_ASSERT_EQ(eg_mesh_show_json(f.s, &out, &f.d), 0);
 	EG_ASSERT_CONTAINS(eg_buf_cstr(&out), "\"egressGateways\": null");
 	EG_ASSERT_CONTAINS(eg_buf_cstr(&out), "\"revisions\": [\n        \"asm-1-24\"\n      ]");
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-b", NULL, "sgc", &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-a", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-b", NULL, "sgc", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-a", NULL, "sgc", NULL, &f.d), 0);
 	EG_ASSERT_EQ(eg_mesh_list(f.s, &gws, &n), 0);
 	EG_ASSERT_EQ(n, 2);
 	EG_ASSERT_STR_EQ(gws[0].name, "gw-a"); /* sorted */
@@ -392,14 +393,14 @@ EG_TEST(enable_unique_per_namespace)
 	add_ns(&f, "other");
 	add_sgc(&f, "other", "sgc");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), -EEXIST);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), -EEXIST);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "error: Istio egress gateway gw already exists in namespace "
 	                 "aks-istio-egress: egress gateway names must be unique per namespace\n");
 	/* the same name in another namespace is another gateway */
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", "other", "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", "other", "sgc", NULL, &f.d), 0);
 	EG_ASSERT(obj_exists(&f, "services", "other", "gw"));
 	fx_close(&f);
 }
@@ -409,10 +410,10 @@ EG_TEST(enable_refuses_missing_namespace_and_sgc)
 	struct fixture f;
 
 	fx_cluster(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", "nope", "sgc", &f.d), -ENOENT);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", "nope", "sgc", NULL, &f.d), -ENOENT);
 	EG_ASSERT_CONTAINS(eg_diag_text(&f.d), "namespaces \"nope\" not found");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "missing", &f.d), -ENOENT);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "missing", NULL, &f.d), -ENOENT);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "error: StaticGatewayConfiguration \"missing\" not found in namespace "
 	                 "aks-istio-egress: the gateway configuration must exist in the egress "
@@ -421,7 +422,7 @@ EG_TEST(enable_refuses_missing_namespace_and_sgc)
 	add_ns(&f, "other");
 	add_sgc(&f, "other", "only-there");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "only-there", &f.d), -ENOENT);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "only-there", NULL, &f.d), -ENOENT);
 	EG_ASSERT(!obj_exists(&f, "services", "aks-istio-egress", "gw"));
 	EG_ASSERT_EQ(count_files(in_store(&f, "mesh/cluster-ips")), 0);
 	fx_close(&f);
@@ -442,7 +443,7 @@ EG_TEST(enable_warns_when_sgc_has_no_prefix)
 	EG_ASSERT_EQ(eg_model_parse("t.yaml", text, strlen(text), &po, &set, &f.d), 0);
 	EG_ASSERT(eg_store_apply(f.s, &set, out, &f.d) >= 0);
 	eg_resource_set_done(&set);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "fresh", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "fresh", NULL, &f.d), 0);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "warning: StaticGatewayConfiguration aks-istio-egress/fresh has no "
 	                 "status.egressIpPrefix yet: the gateway's pods wait for it (enable the "
@@ -460,7 +461,7 @@ EG_TEST(enable_refuses_foreign_objects)
 	apply_text(&f, "apiVersion: v1\nkind: Service\nmetadata:\n  name: gw\n"
 	               "  namespace: aks-istio-egress\nspec:\n  ports:\n  - port: 80\n");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), -EEXIST);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), -EEXIST);
 	EG_ASSERT_CONTAINS(eg_diag_text(&f.d), "Service aks-istio-egress/gw exists and is not "
 	                                       "managed by the egress gateway add-on");
 	/* nothing was written: no record, no address */
@@ -485,7 +486,8 @@ EG_TEST(limit_500_per_cluster)
 		int r;
 
 		snprintf(name, sizeof(name), "gw-%d", i);
-		r = eg_mesh_enable(f.s, name, i % 2 ? "second" : "aks-istio-egress", "sgc", &f.d);
+		r = eg_mesh_enable(f.s, name, i % 2 ? "second" : "aks-istio-egress", "sgc", NULL,
+		                   &f.d);
 		if (r != 0)
 			EG_FAIL("enable %s: %d: %s", name, r, eg_diag_text(&f.d));
 	}
@@ -493,7 +495,7 @@ EG_TEST(limit_500_per_cluster)
 	printf("# %d enables in %.2f s (store in %s)\n", EG_MESH_MAX_GATEWAYS, dt, f.dir);
 	/* seconds, not minutes: every enable counts the gateways without reading them */
 	EG_ASSERT(dt < 120);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "one-more", NULL, "sgc", &f.d), -ENOSPC);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "one-more", NULL, "sgc", NULL, &f.d), -ENOSPC);
 	EG_ASSERT_STR_EQ(
 	        eg_diag_text(&f.d),
 	        "error: cannot enable Istio egress gateway aks-istio-egress/one-more: the cluster "
@@ -506,8 +508,8 @@ EG_TEST(limit_500_per_cluster)
 	             EG_MESH_MAX_GATEWAYS);
 	/* one disabled: room for one more */
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw-7", "second", &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "one-more", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw-7", "second", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "one-more", NULL, "sgc", NULL, &f.d), 0);
 	fx_close(&f);
 }
 
@@ -520,26 +522,26 @@ EG_TEST(disable_then_enable_again)
 	char ip[16];
 
 	fx_cluster(&f);
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, &f.d), -ENOENT);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, NULL, &f.d), -ENOENT);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d), "error: Istio egress gateway gw is not enabled in "
 	                                     "namespace aks-istio-egress: nothing to disable\n");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
 	svc = get_obj(&f, "services", "aks-istio-egress", "gw");
 	EG_ASSERT(svc != NULL);
 	snprintf(ip, sizeof(ip), "%s", eg_node_str(svc->root, "spec.clusterIP"));
 	eg_resource_free(svc);
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", "aks-istio-egress", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", "aks-istio-egress", NULL, &f.d), 0);
 	EG_ASSERT(!obj_exists(&f, "services", "aks-istio-egress", "gw"));
 	EG_ASSERT(!obj_exists(&f, "serviceaccounts", "aks-istio-egress", "gw"));
 	EG_ASSERT(!obj_exists(&f, "deployments", "aks-istio-egress", "gw-asm-1-24"));
 	EG_ASSERT_EQ(access(in_store(&f, "mesh/egress-gateways/aks-istio-egress/gw"), F_OK), -1);
 	EG_ASSERT_EQ(count_files(in_store(&f, "mesh/cluster-ips")), 0); /* address released */
 	/* the SGC and the namespace are free to go now, and the same name can come back */
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
 	EG_ASSERT(obj_exists(&f, "deployments", "aks-istio-egress", "gw-asm-1-24"));
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, &f.d), -ENOENT);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, NULL, &f.d), -ENOENT);
 	fx_close(&f);
 }
 
@@ -557,7 +559,7 @@ EG_TEST(delete_refused_while_gateway_uses_sgc)
 	fx_cluster(&f);
 	add_sgc(&f, "aks-istio-egress", "spare");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
 	/* the used one stays, the unused one in the same request goes */
 	EG_ASSERT_EQ(eg_mesh_delete(f.s, refs, 2, res, &f.d), 1);
 	EG_ASSERT_EQ(res[0], -EBUSY);
@@ -577,7 +579,7 @@ EG_TEST(delete_refused_while_gateway_uses_sgc)
 	                   "namespace aks-istio-egress holds the Istio egress gateway gw");
 	EG_ASSERT(obj_exists(&f, "services", "aks-istio-egress", "gw"));
 	/* once disabled, both go */
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, NULL, &f.d), 0);
 	EG_ASSERT_EQ(eg_mesh_delete(f.s, refs, 1, res, &f.d), 1);
 	EG_ASSERT_EQ(res[0], 0);
 	EG_ASSERT_EQ(eg_mesh_delete(f.s, &nsref, 1, res, &f.d), 1);
@@ -605,7 +607,7 @@ EG_TEST(cluster_ips_unique_released_and_stale_reclaimed)
 		uint32_t a;
 
 		snprintf(name, sizeof(name), "gw-%d", i);
-		EG_ASSERT_EQ(eg_mesh_enable(f.s, name, NULL, "sgc", &f.d), 0);
+		EG_ASSERT_EQ(eg_mesh_enable(f.s, name, NULL, "sgc", NULL, &f.d), 0);
 		svc = get_obj(&f, "services", "aks-istio-egress", name);
 		EG_ASSERT(svc != NULL);
 		snprintf(seen[i], sizeof(seen[i]), "%s", eg_node_str(svc->root, "spec.clusterIP"));
@@ -615,7 +617,7 @@ EG_TEST(cluster_ips_unique_released_and_stale_reclaimed)
 		for (int j = 0; j < i; j++)
 			EG_ASSERT(strcmp(seen[i], seen[j]) != 0);
 	}
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", &f.d), -ENOSPC);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", NULL, &f.d), -ENOSPC);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "error: no free ClusterIP left in the service CIDR 10.1.0.0/29\n");
 	EG_ASSERT(!obj_exists(&f, "services", "aks-istio-egress", "gw-5"));
@@ -623,9 +625,9 @@ EG_TEST(cluster_ips_unique_released_and_stale_reclaimed)
 	ref = (struct eg_store_ref){eg_kind_lookup("svc"), "aks-istio-egress", "gw-2"};
 	EG_ASSERT_EQ(eg_mesh_delete(f.s, &ref, 1, &res, &f.d), 1);
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", NULL, &f.d), 0);
 	/* a record whose Service lost the address (removed behind the mesh's back) is stale */
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw-5", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw-5", NULL, NULL, &f.d), 0);
 	{
 		char rel[128];
 		struct eg_resource *svc = get_obj(&f, "services", "aks-istio-egress", "gw-0");
@@ -635,9 +637,9 @@ EG_TEST(cluster_ips_unique_released_and_stale_reclaimed)
 		eg_resource_free(svc);
 		EG_ASSERT_EQ(unlink(in_store(&f, rel)), 0);
 	}
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-6", NULL, "sgc", &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-7", NULL, "sgc", &f.d), -ENOSPC);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-5", NULL, "sgc", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-6", NULL, "sgc", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw-7", NULL, "sgc", NULL, &f.d), -ENOSPC);
 	fx_close(&f);
 }
 
@@ -789,7 +791,7 @@ EG_TEST(settings_default_stored_and_checked)
 	               "  namespace: kube-system\ndata:\n  revisions: asm-1-24\n"
 	               "  serviceCIDR: 10.0.0.1/16\n  egressPool: 127.0.16.0/20\n");
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), -EINVAL);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), -EINVAL);
 	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
 	                 "error: ConfigMap kube-system/egressd-cluster: data.serviceCIDR: "
 	                 "\"10.0.0.1/16\" is not an IPv4 CIDR of /8 to /30 without host bits\n");
@@ -806,7 +808,7 @@ EG_TEST(settings_default_stored_and_checked)
 	eg_mesh_settings_default(&st);
 	snprintf(st.service_cidr, sizeof(st.service_cidr), "10.2.0.0/24");
 	EG_ASSERT_EQ(eg_mesh_settings_save(f.s, &st, &f.d), 0);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
 	{
 		struct eg_resource *svc = get_obj(&f, "services", "aks-istio-egress", "gw");
 
@@ -827,7 +829,7 @@ EG_TEST(upgrade_start_complete_rollback)
 	struct fixture f;
 
 	fx_cluster(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
 	EG_ASSERT_EQ(eg_mesh_upgrade_complete(f.s, &f.d), -EINVAL);
 	EG_ASSERT_CONTAINS(eg_diag_text(&f.d), "no upgrade is in progress");
 	fx_reset(&f);
@@ -854,7 +856,7 @@ EG_TEST(upgrade_start_complete_rollback)
 	EG_ASSERT_EQ(eg_mesh_upgrade_start(f.s, "asm-1-26", &f.d), -EBUSY);
 	/* a gateway enabled during the upgrade gets both */
 	fx_reset(&f);
-	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw2", NULL, "sgc", &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw2", NULL, "sgc", NULL, &f.d), 0);
 	EG_ASSERT(obj_exists(&f, "deployments", "aks-istio-egress", "gw2-asm-1-24"));
 	EG_ASSERT(obj_exists(&f, "deployments", "aks-istio-egress", "gw2-asm-1-25"));
 	/* rollback drops the new one */
@@ -874,10 +876,47 @@ EG_TEST(upgrade_start_complete_rollback)
 	EG_ASSERT_EQ(eg_mesh_settings_load(f.s, &st, &f.d), 0);
 	EG_ASSERT_STR_EQ(st.revisions[0], "asm-1-25");
 	/* disable removes the Deployments of the revision in force */
-	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, &f.d), 0);
+	EG_ASSERT_EQ(eg_mesh_disable(f.s, "gw", NULL, NULL, &f.d), 0);
 	EG_ASSERT(!obj_exists(&f, "deployments", "aks-istio-egress", "gw-asm-1-25"));
 	EG_ASSERT_EQ(revision_cmp("asm-1-9", "asm-1-10"), -1);
 	EG_ASSERT_EQ(revision_cmp("asm-2-0", "asm-1-30"), 1);
 	eg_buf_done(&out);
+	fx_close(&f);
+}
+
+EG_TEST(applied_service_cluster_ip_is_claimed)
+{
+	struct eg_mesh_settings st;
+	struct eg_resource *svc;
+	struct fixture f;
+
+	fx_cluster(&f);
+	/* a /29 with five usable addresses: four taken by applied Services */
+	eg_mesh_settings_default(&st);
+	snprintf(st.service_cidr, sizeof(st.service_cidr), "10.1.0.0/29");
+	EG_ASSERT_EQ(eg_mesh_settings_save(f.s, &st, &f.d), 0);
+	for (int i = 2; i <= 5; i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text),
+		         "apiVersion: v1\nkind: Service\nmetadata:\n  name: app%d\n  namespace: "
+		         "default\n"
+		         "spec:\n  clusterIP: 10.1.0.%d\n  ports:\n  - port: 80\n",
+		         i, i);
+		apply_text(&f, text);
+	}
+	EG_ASSERT_STR_EQ(eg_diag_text(&f.d), "");
+	EG_ASSERT_EQ(eg_mesh_enable(f.s, "gw", NULL, "sgc", NULL, &f.d), 0);
+	svc = get_obj(&f, "services", "aks-istio-egress", "gw");
+	EG_ASSERT(svc != NULL);
+	EG_ASSERT_STR_EQ(eg_node_str(svc->root, "spec.clusterIP"), "10.1.0.6"); /* the one left */
+	eg_resource_free(svc);
+	/* a duplicate is stored (the apply succeeded) and warned about */
+	apply_text(&f,
+	           "apiVersion: v1\nkind: Service\nmetadata:\n  name: dup\n  namespace: default\n"
+	           "spec:\n  clusterIP: 10.1.0.6\n  ports:\n  - port: 80\n");
+	EG_ASSERT_STR_EQ(eg_diag_text(&f.d),
+	                 "warning: Service default/dup: spec.clusterIP: 10.1.0.6 is already "
+	                 "allocated to Service aks-istio-egress/gw\n");
 	fx_close(&f);
 }
