@@ -53,6 +53,24 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv);
 /* mesh.c: az aks mesh enable/disable-egress-gateway, show, upgrade (docs/reference/mesh.md) */
 int eg_ctl_mesh(struct eg_ctl *ctl, int argc, char **argv);
 
+/* --- the local cluster: cluster.c, exec.c, logs.c (docs/reference/cluster.md) --- */
+
+struct eg_store;
+struct eg_rt_config;
+
+int eg_ctl_cluster(struct eg_ctl *ctl, int argc, char **argv);
+int eg_ctl_exec(struct eg_ctl *ctl, int argc, char **argv);
+int eg_ctl_logs(struct eg_ctl *ctl, int argc, char **argv);
+/* The store's absolute path into @out (creating the store). Prints why not. 0 or -errno. */
+int eg_ctl_cluster_store(const struct eg_ctl *ctl, char *out, size_t len);
+/* The store path and the running cluster's configuration; prints why not. 0 or -ENOENT. */
+int eg_ctl_cluster_config(const struct eg_ctl *ctl, char *store, size_t len,
+			  struct eg_rt_config *cfg);
+/* Pods of @ns (local cluster) named by @target ("NAME", "pod/NAME", "deploy/NAME"; may be
+ * NULL) and matching label @selector (may be NULL), moved into @out sorted by name. */
+int eg_ctl_find_pods(struct eg_store *s, const char *ns, const char *target,
+		     const char *selector, struct eg_resource_set *out);
+
 /* --- the resource verbs: apply.c, get.c, delete.c, label.c --- */
 
 int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv);

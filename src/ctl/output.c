@@ -882,6 +882,59 @@ static void cell_sa_secrets(struct cell_ctx *c)
 	(void)eg_buf_printf(c->out, "%zu", eg_node_len(eg_node_get(c->r->root, "secrets")));
 }
 
+/* Pods (written by the local cluster): kubectl's READY, STATUS and RESTARTS from
+ * status.containerStatuses; STATUS is a waiting container's reason, else the phase. */
+static void cell_pod_ready(struct cell_ctx *c)
+{
+	const struct eg_node *cs = eg_node_path(c->r->root, "status.containerStatuses");
+	const struct eg_node *spec = eg_node_path(c->r->root, "spec.containers");
+	size_t ready = 0, total = eg_node_len(cs) ? eg_node_len(cs) : eg_node_len(spec);
+
+	for (size_t i = 0; i < eg_node_len(cs); i++) {
+		const char *v = eg_node_str(cs->v[i], "ready");
+
+		if (v && strcmp(v, "true") == 0)
+			ready++;
+	}
+	(void)eg_buf_printf(c->out, "%zu/%zu", ready, total);
+}
+
+static void cell_pod_status(struct cell_ctx *c)
+{
+	const struct eg_node *cs = eg_node_path(c->r->root, "status.containerStatuses");
+	const char *phase = eg_node_str(c->r->root, "status.phase");
+
+	for (size_t i = 0; i < eg_node_len(cs); i++) {
+		const char *why = eg_node_str(cs->v[i], "state.waiting.reason");
+
+		if (why) {
+			(void)eg_buf_puts(c->out, why);
+			return;
+		}
+	}
+	(void)eg_buf_puts(c->out, phase ? phase : "Pending");
+}
+
+static void cell_pod_restarts(struct cell_ctx *c)
+{
+	const struct eg_node *cs = eg_node_path(c->r->root, "status.containerStatuses");
+	long long n = 0;
+
+	for (size_t i = 0; i < eg_node_len(cs); i++) {
+		const char *v = eg_node_str(cs->v[i], "restartCount");
+
+		n += v ? atoll(v) : 0;
+	}
+	(void)eg_buf_printf(c->out, "%lld", n);
+}
+
+static void cell_pod_ip(struct cell_ctx *c)
+{
+	const char *ip = eg_node_str(c->r->root, "status.podIP");
+
+	(void)eg_buf_puts(c->out, ip ? ip : "<none>");
+}
+
 #define AGE { "AGE", NULL, cell_age, false }
 
 static const struct {
@@ -918,6 +971,13 @@ static const struct {
 	{ "ConfigMap", { { "DATA", NULL, cell_cm_data }, AGE } },
 	{ "Secret", { { "TYPE", NULL, cell_secret_type }, { "DATA", NULL, cell_secret_data }, AGE } },
 	{ "ServiceAccount", { { "SECRETS", NULL, cell_sa_secrets }, AGE } },
+	{ "Pod",
+	  { { "READY", NULL, cell_pod_ready },
+	    { "STATUS", NULL, cell_pod_status },
+	    { "RESTARTS", NULL, cell_pod_restarts },
+	    AGE,
+	    { "IP", NULL, cell_pod_ip, true },
+	    { "NODE", "spec.nodeName", NULL, true } } },
 };
 
 static const struct column default_columns[] = { AGE, { NULL } };

@@ -34,6 +34,16 @@ const struct eg_ctl_verb eg_ctl_verbs[] = {
 	  "mesh enable-egress-gateway --istio-egressgateway-name N [--istio-egressgateway-namespace NS] --gateway-configuration-name SGC | mesh disable-egress-gateway --istio-egressgateway-name N [--istio-egressgateway-namespace NS] | mesh show | mesh upgrade start --revision REV | mesh upgrade complete | mesh upgrade rollback",
 	  "The AKS add-on's management plane (az aks mesh): egress gateways, revisions.",
 	  eg_ctl_mesh },
+	{ "cluster",
+	  "cluster up [--mode loopback|netns] [--hosts-file F] [--ca-bundle F] [--egress-pool CIDR] [--revision REV] [--prefix NAME] [--pod-cidr CIDR] [--egressd PATH] [--workers N] | cluster down | cluster status | cluster internet -- CMD...",
+	  "Run the local cluster: pods as egressd processes on loopback or in network namespaces.",
+	  eg_ctl_cluster },
+	{ "exec", "exec [-n NS] [-c CONTAINER] deploy/NAME|pod/NAME|NAME -- CMD...",
+	  "Run a command as a pod of the local cluster (its exit code is passed through).",
+	  eg_ctl_exec },
+	{ "logs",
+	  "logs [-n NS] [-l SELECTOR] [POD|pod/NAME|deploy/NAME] [--tail N] [-f] [--prefix]",
+	  "Print the egressd output (and access log) of local-cluster pods.", eg_ctl_logs },
 	{ NULL, NULL, NULL, NULL },
 };
 

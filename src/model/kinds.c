@@ -7,5 +7,6 @@ const struct eg_kind *const eg_kinds[] = {
 	&eg_kind_serviceentry, &eg_kind_gateway, &eg_kind_virtualservice,
 	&eg_kind_destinationrule, &eg_kind_sidecar, &eg_kind_telemetry,
 	&eg_kind_authorizationpolicy, &eg_kind_staticgatewayconfiguration,
+	&eg_kind_pod,
 	NULL,
 };

@@ -13,6 +13,7 @@ extern const struct eg_kind eg_kind_service;
 extern const struct eg_kind eg_kind_serviceaccount;
 extern const struct eg_kind eg_kind_secret;
 extern const struct eg_kind eg_kind_deployment;
+extern const struct eg_kind eg_kind_pod;
 
 /* Istio and AKS kinds (kinds_istio.c, kinds_security.c, kinds_sgc.c) */
 extern const struct eg_kind eg_kind_serviceentry;

@@ -222,3 +222,16 @@ const struct eg_kind eg_kind_deployment = {
 	"apps", apps_v1, "Deployment", "deployments", "deployment", deploy_short, true,
 	deploy_fields, validate_deployment,
 };
+
+/* Pod: written by the local cluster (src/runtime) for `get pods`; spec and status are kept
+ * as given. */
+static const struct eg_field pod_fields[] = {
+	{ "spec", EG_F_ANY },
+	{ "status", EG_F_ANY },
+	{ NULL },
+};
+static const char *const pod_short[] = { "po", NULL };
+
+const struct eg_kind eg_kind_pod = {
+	"", v1, "Pod", "pods", "pod", pod_short, true, pod_fields, NULL,
+};

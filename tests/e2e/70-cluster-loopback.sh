@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# tests/e2e/70-cluster-loopback.sh: the local cluster in loopback mode (no root needed):
+# cluster up/status/down, Deployments -> pods with sidecars, `get pods` READY 2/2 Running,
+# scaling, deleting, SIGKILL -> restart with RESTARTS 1, exec through the sidecar as proxy,
+# logs, certificates, gateway pods for `mesh enable-egress-gateway`, and down after the
+# supervisor was SIGKILLed. Pods run a stand-in egressd (a small python server answering
+# /healthz/ready and acting as the proxy) so the supervisor is tested on its own; when the
+# real egressd serves, a last part runs the same lifecycle with it.
+set -u
+cd "$(dirname "$0")/../.."
+E=${EGRESSCTL:-$PWD/build/san/egressctl}
+D=${EGRESSD:-$PWD/build/san/egressd}
+W=$(mktemp -d)
+S=$W/store
+# our own addresses: other tests and clusters may run at the same time on this host
+O2=$((100 + RANDOM % 100))
+O3=$((RANDOM % 250))
+PODS=127.$O2.$O3.0/25
+POOL=127.$O2.$O3.128/25
+ec() { "$E" --store "$S" "$@"; }
+cleanup() {
+	ec cluster down >/dev/null 2>&1
+	[ -n "${S2:-}" ] && "$E" --store "$S2" cluster down >/dev/null 2>&1
+	rm -rf "$W"
+}
+trap cleanup EXIT
+pass() { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; }
+check() { # check NAME CMD...: ok when CMD exits 0
+	local n=$1
+	shift
+	if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi
+}
+# wait_for SECONDS CMD...: polls CMD every 0.1 s (bounded)
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+pods() { ec get pods -n "${1:-demo}" 2>/dev/null; }
+pod_count() { [ "$(pods "$2" | grep -c "$3")" -eq "$1" ]; }
+
+cat >"$W/fake-egressd" <<'EOF'
+#!/usr/bin/python3
+# stand-in egressd: /healthz/ready on 15021; on 15001 (sidecar) or 8080 (gateway) it
+# answers every request with who it is, as a proxy would answer for the site
+import os, socket, sys, threading
+a = sys.argv[1:]
+ip = a[a.index('--pod-ip') + 1]
+role = a[a.index('--role') + 1]
+print('stand-in egressd ' + ' '.join(a), flush=True)
+def serve(port, text):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # netns capture redirects to 127.0.0.1:15001, so the outbound port takes any address
+    s.bind(('0.0.0.0' if port == 15001 else ip, port))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        try:
+            line = c.recv(4096).decode('latin1').split('\r\n')[0]
+            print('request ' + line, flush=True)
+            body = text + '\n'
+            c.sendall(('HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s'
+                       % (len(body), body)).encode())
+        except OSError:
+            pass
+        finally:
+            c.close()
+port = 15001 if role == 'sidecar' else 8080
+threading.Thread(target=serve, args=(port, '%s of %s' % (role, os.environ['POD_NAME'])),
+                 daemon=True).start()
+serve(15021, 'ready')
+EOF
+chmod 755 "$W/fake-egressd"
+
+cat >"$W/app.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+  labels:
+    istio.io/rev: asm-1-24
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: curl
+  namespace: demo
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: curl
+  namespace: demo
+spec:
+  selector:
+    app: curl
+  ports:
+  - name: http
+    port: 80
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: curl
+  namespace: demo
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels:
+      app: curl
+  template:
+    metadata:
+      labels:
+        app: curl
+    spec:
+      serviceAccountName: curl
+      containers:
+      - name: curl
+        image: curlimages/curl
+EOF
+app() { sed "s/REPLICAS/$1/" "$W/app.yaml" | ec apply -f - >/dev/null; }
+
+# --- refusals before anything runs ---
+S2=$W/store2
+printf '198.19.0.10 edition.cnn.com\n' >"$W/bad-hosts"
+out=$("$E" --store "$S2" cluster up --mode loopback --egressd "$W/fake-egressd" \
+	--hosts-file "$W/bad-hosts" --pod-cidr "$PODS" --prefix "l$O2" 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && grep -q "198.19.0.10 is not a 127.x address" <<<"$out" &&
+	! "$E" --store "$S2" cluster status >/dev/null 2>&1; then
+	pass loopback-hosts-must-be-127
+else
+	fail loopback-hosts-must-be-127 "rc=$rc: $out"
+fi
+out=$("$E" --store "$S2" cluster up --mode loopback --egressd "$W/fake-egressd" \
+	--pod-cidr 198.18.0.0/24 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q "inside 127.0.0.0/8" <<<"$out" && pass loopback-pod-cidr-checked ||
+	fail loopback-pod-cidr-checked "rc=$rc: $out"
+out=$("$E" --store "$S2" cluster up --mode bridge 2>&1)
+[ $? -eq 2 ] && pass bad-mode-is-usage || fail bad-mode-is-usage "$out"
+
+# --- up, status, idempotent up ---
+app 1
+printf '127.%d.%d.200 edition.cnn.com\n' "$O2" "$O3" >"$W/hosts"
+out=$(ec cluster up --mode loopback --egressd "$W/fake-egressd" --hosts-file "$W/hosts" \
+	--pod-cidr "$PODS" --egress-pool "$POOL" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && grep -q "cluster started: loopback mode" <<<"$out"; then
+	pass cluster-up
+else
+	fail cluster-up "rc=$rc: $out"
+	cat "$S/cluster/supervisor.log" 2>/dev/null
+	exit 1
+fi
+out=$(ec cluster up --mode loopback --egressd "$W/fake-egressd" 2>&1)
+[ $? -eq 0 ] && grep -q "already running" <<<"$out" && pass cluster-up-twice ||
+	fail cluster-up-twice "$out"
+SUP=$(cut -d' ' -f1 "$S/cluster/supervisor.pid")
+out=$(ec cluster status)
+grep -q "mode: *loopback" <<<"$out" && grep -q "supervisor: *pid $SUP" <<<"$out" &&
+	pass cluster-status || fail cluster-status "$out"
+[ -s "$S/ca/ca.crt" ] && pass ca-created-on-up || fail ca-created-on-up "no $S/ca/ca.crt"
+
+# --- a workload gets a pod with its sidecar ---
+if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n demo | grep -q '2/2 *Running *0'"; then
+	pass pod-2-of-2-running
+else
+	fail pod-2-of-2-running "$(pods; tail -5 "$S/cluster/supervisor.log")"
+fi
+hdr=$(pods | head -1)
+[[ "$hdr" =~ ^NAME\ +READY\ +STATUS\ +RESTARTS\ +AGE$ ]] && pass pods-table-header ||
+	fail pods-table-header "$hdr"
+POD=$(ec get pods -n demo -l app=curl -o 'jsonpath={.items..metadata.name}')
+[[ "$POD" =~ ^curl-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$ ]] &&
+	pass pod-name-like-kubernetes || fail pod-name-like-kubernetes "'$POD'"
+IP=$(ec get pod "$POD" -n demo -o 'jsonpath={.status.podIP}')
+[[ "$IP" == 127.$O2.$O3.* ]] && pass pod-ip-from-range || fail pod-ip-from-range "$IP"
+ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+[ "$ann" = "$IP" ] && pass service-pod-addresses || fail service-pod-addresses "'$ann' != '$IP'"
+if openssl x509 -in "$S/cluster/pods/$POD/certs/cert.pem" -noout -ext subjectAltName 2>/dev/null |
+	grep -q "URI:spiffe://cluster.local/ns/demo/sa/curl"; then
+	pass pod-workload-certificate
+else
+	fail pod-workload-certificate "no spiffe://cluster.local/ns/demo/sa/curl certificate"
+fi
+
+# --- exec through the sidecar; the exit code passes through ---
+out=$(ec exec -n demo deploy/curl -- curl -s -m 3 http://edition.cnn.com/politics)
+[ "$out" = "sidecar of $POD" ] && pass exec-uses-sidecar-proxy || fail exec-uses-sidecar-proxy "'$out'"
+ec exec -n demo "$POD" -c curl -- sh -c 'exit 7'
+rc=$?
+[ $rc -eq 7 ] && pass exec-exit-code || fail exec-exit-code "rc=$rc"
+out=$(ec exec -n demo pod/nope -- true 2>&1)
+[ $? -eq 1 ] && grep -q 'pods "nope" not found' <<<"$out" && pass exec-unknown-pod ||
+	fail exec-unknown-pod "$out"
+out=$(ec logs -n demo deploy/curl)
+grep -q -- "--role sidecar --namespace demo --service-account curl --workload curl --pod-ip $IP" <<<"$out" &&
+	grep -q "request GET http://edition.cnn.com/politics" <<<"$out" && pass logs-of-pod ||
+	fail logs-of-pod "$out"
+out=$(ec logs -n demo -l app=curl --tail 1)
+[ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "^request" <<<"$out" && pass logs-selector-tail ||
+	fail logs-selector-tail "$out"
+
+# --- SIGKILL of the pod's egressd: restarted after 1 s, RESTARTS 1, serving again ---
+PID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
+kill -9 "$PID"
+t0=$(date +%s%N)
+if wait_for 4 sh -c "\"$E\" --store \"$S\" get pods -n demo | grep -q '$POD *2/2 *Running *1 '" &&
+	[ "$(ec exec -n demo deploy/curl -- curl -s -m 2 http://edition.cnn.com/)" = "sidecar of $POD" ]; then
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ $ms -le 2500 ]; then pass sigkill-restart-serving; else fail sigkill-restart-serving "${ms} ms"; fi
+else
+	fail sigkill-restart-serving "$(pods)"
+fi
+NEWPID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
+[ "$NEWPID" != "$PID" ] && kill -0 "$NEWPID" 2>/dev/null && pass restarted-process ||
+	fail restarted-process "$PID -> $NEWPID"
+
+# --- scaling ---
+app 3
+wait_for 5 pod_count 3 demo "2/2 *Running" && pass scale-up-3 || fail scale-up-3 "$(pods)"
+ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+[ "$(tr ',' '\n' <<<"$ann" | wc -l)" -eq 3 ] && pass service-addresses-follow-scale ||
+	fail service-addresses-follow-scale "$ann"
+app 1
+wait_for 5 pod_count 1 demo "Running" && pass scale-down-1 || fail scale-down-1 "$(pods)"
+[ "$(pgrep -f -- "--store $S --role sidecar" | wc -l)" -eq 1 ] && pass scale-down-stops-processes ||
+	fail scale-down-stops-processes "$(pgrep -fa -- "--store $S")"
+
+# --- a deleted pod is replaced, a deleted Deployment removes its pods ---
+POD=$(ec get pods -n demo -o 'jsonpath={.items[0].metadata.name}')
+ec delete pod "$POD" -n demo >/dev/null
+if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n demo | grep '2/2 *Running' | grep -vq '$POD'"; then
+	pass deleted-pod-replaced
+else
+	fail deleted-pod-replaced "$(pods)"
+fi
+ec delete deployment curl -n demo >/dev/null
+if wait_for 5 sh -c "! \"$E\" --store \"$S\" get pods -n demo | grep -q curl" &&
+	! pgrep -f -- "--store $S --role sidecar" >/dev/null; then
+	pass deployment-delete-removes-pods
+else
+	fail deployment-delete-removes-pods "$(pods; pgrep -fa -- "--store $S")"
+fi
+ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+[ -z "$ann" ] && pass service-addresses-cleared || fail service-addresses-cleared "$ann"
+
+# --- egress gateway pods (mesh enable-egress-gateway) ---
+cat <<'EOF' | ec apply -f - >/dev/null
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: aks-istio-egress
+---
+apiVersion: egressgateway.kubernetes.azure.com/v1alpha1
+kind: StaticGatewayConfiguration
+metadata:
+  name: asm-egress-sgc
+  namespace: aks-istio-egress
+spec:
+  gatewayNodepoolName: gwpool
+EOF
+ec mesh enable-egress-gateway --istio-egressgateway-name asm-egress-test \
+	--gateway-configuration-name asm-egress-sgc >/dev/null 2>&1
+if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '^asm-egress-test-asm-1-24-.* 1/1 *Running'"; then
+	pass gateway-pod-running
+else
+	fail gateway-pod-running "$(pods aks-istio-egress; tail -5 "$S/cluster/supervisor.log")"
+fi
+GW=$(ec get pods -n aks-istio-egress -l istio=asm-egress-test -o 'jsonpath={.items..metadata.name}')
+GWIP=$(ec get pod "$GW" -n aks-istio-egress -o 'jsonpath={.status.podIP}')
+out=$(ec logs -n aks-istio-egress -l istio=asm-egress-test)
+grep -q -- "--role gateway --name asm-egress-test-asm-1-24 --namespace aks-istio-egress --pod-ip $GWIP" <<<"$out" &&
+	pass gateway-egressd-flags || fail gateway-egressd-flags "$out"
+ann=$(ec get svc asm-egress-test -n aks-istio-egress -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+[ "$ann" = "$GWIP" ] && pass gateway-service-addresses || fail gateway-service-addresses "'$ann' != '$GWIP'"
+pfx=$(ec get sgc asm-egress-sgc -n aks-istio-egress -o 'jsonpath={.status.egressIpPrefix}')
+[[ "$pfx" == 127.$O2.$O3.* ]] && pass egress-pool-from-cluster-up || fail egress-pool-from-cluster-up "$pfx"
+out=$(curl -s -m 2 "http://$GWIP:8080/")
+[ "$out" = "gateway of $GW" ] && pass gateway-pod-serves || fail gateway-pod-serves "'$out'"
+out=$(ec cluster internet -- sh -c 'echo internet-on-host')
+[ "$out" = internet-on-host ] && pass internet-runs-on-host || fail internet-runs-on-host "$out"
+
+# --- down after the supervisor was SIGKILLed ---
+app 1
+wait_for 5 pod_count 1 demo "2/2 *Running"
+kill -9 "$SUP"
+wait_for 3 sh -c "! kill -0 $SUP"
+out=$(ec cluster status 2>&1)
+[ $? -eq 1 ] && grep -q "not running" <<<"$out" && pass status-after-supervisor-killed ||
+	fail status-after-supervisor-killed "$out"
+pgrep -f -- "--store $S --role" >/dev/null && pass pods-outlive-supervisor ||
+	fail pods-outlive-supervisor "no orphan to clean up: the next check proves nothing"
+out=$(ec cluster down 2>&1)
+rc=$?
+left=$(pgrep -fa -- "--store $S " | grep -v " cluster down" || true)
+nleft=$(ec get pods -A -o name 2>/dev/null | wc -l)
+if [ $rc -eq 0 ] && [ -z "$left" ] && [ "$nleft" -eq 0 ] && [ ! -e "$S/cluster/state" ]; then
+	pass down-after-supervisor-sigkill
+else
+	fail down-after-supervisor-sigkill "rc=$rc out=$out left=$left pods=$nleft"
+fi
+ann=$(ec get svc asm-egress-test -n aks-istio-egress -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+[ -z "$ann" ] && pass down-clears-service-addresses || fail down-clears-service-addresses "$ann"
+out=$(ec cluster down 2>&1)
+[ $? -eq 0 ] && pass down-idempotent || fail down-idempotent "$out"
+
+# --- up again, then a clean down ---
+out=$(ec cluster up --mode loopback --egressd "$W/fake-egressd" --pod-cidr "$PODS" 2>&1)
+if [ $? -eq 0 ] && wait_for 5 pod_count 1 demo "2/2 *Running"; then
+	pass up-again-after-down
+else
+	fail up-again-after-down "$out $(pods)"
+fi
+out=$(ec cluster down)
+if [ "$out" = "cluster stopped" ] && ! pgrep -f -- "--store $S " >/dev/null &&
+	[ "$(ec get pods -A -o name | wc -l)" -eq 0 ]; then
+	pass down-stops-everything
+else
+	fail down-stops-everything "$out $(pgrep -fa -- "--store $S ")"
+fi
+
+# --- with the real egressd, once it serves ---
+# it serves when a sidecar answers /healthz/ready (until then the stand-in above stands in)
+egressd_serves() {
+	local ip=127.$O2.$O3.126 ok pid
+	"$D" --store "$S" --role sidecar --namespace demo --service-account curl --pod-ip "$ip" \
+		--workers 1 >"$W/probe.log" 2>&1 &
+	pid=$!
+	wait_for 5 curl -sf -m 1 -o /dev/null "http://$ip:15021/healthz/ready"
+	ok=$?
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return $ok
+}
+if egressd_serves; then
+	ec cluster up --mode loopback --egressd "$D" --pod-cidr "$PODS" >/dev/null 2>&1
+	if wait_for 10 pod_count 1 demo "2/2 *Running"; then
+		pass real-egressd-pod-ready
+	else
+		fail real-egressd-pod-ready "$(pods; tail -20 "$S"/cluster/pods/*/egressd.log)"
+	fi
+	POD=$(ec get pods -n demo -l app=curl -o 'jsonpath={.items..metadata.name}')
+	PID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
+	kill -9 "$PID"
+	t0=$(date +%s%N)
+	if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n demo | grep -q '2/2 *Running *1 '"; then
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[ $ms -le 2500 ] && pass real-egressd-restart || fail real-egressd-restart "${ms} ms"
+	else
+		fail real-egressd-restart "$(pods)"
+	fi
+	ec cluster down >/dev/null
+else
+	echo "note: $D does not serve /healthz/ready yet: real-egressd part skipped" >&2
+fi
+exit 0
