@@ -209,9 +209,10 @@ static void validate_deployment(const struct eg_resource *r, struct eg_diag *d)
 	/* Kubernetes: the selector must match the template's labels */
 	for (size_t i = 0; i < eg_node_len(sel); i++) {
 		const char *want = sel->v[i]->s;
-		const char *have = eg_node_str(tl, sel->k[i]->s);
+		/* eg_node_get, not eg_node_str: label keys contain dots (istio.io/rev) */
+		const struct eg_node *have = eg_node_get(tl, sel->k[i]->s);
 
-		if (!have || strcmp(have, want) != 0)
+		if (!have || have->kind != EG_NODE_SCALAR || strcmp(have->s, want) != 0)
 			eg_res_error(d, r, sel->v[i], "spec.selector.matchLabels",
 				     "selector %s=%s does not match the template labels",
 				     sel->k[i]->s, want);
