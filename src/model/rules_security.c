@@ -471,9 +471,10 @@ void eg_rules_authorizationpolicy(const struct eg_resource *r, struct eg_diag *d
 	eg_rctx_push(&c, "spec");
 	one_selector(&c, spec);
 	target_refs(&c, spec, "|Gateway|GatewayClass|Service|ServiceEntry|");
+	/* "rules: []" says as little as no rules at all */
 	if (custom) {
-		if (!rules)
-			eg_rerr(&c, spec, "rules",
+		if (!eg_node_len(rules))
+			eg_rerr(&c, rules ? rules : spec, "rules",
 				"CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request");
 		else if (!nonempty(provider, "name"))
 			eg_rerr(&c, provider ? provider : spec, "provider.name",
@@ -482,8 +483,8 @@ void eg_rules_authorizationpolicy(const struct eg_resource *r, struct eg_diag *d
 	if (provider && !custom)
 		eg_rerr(&c, provider, "provider",
 			"`provider` must not be with non CUSTOM action, found %s", action);
-	if (strcmp(action, "DENY") == 0 && !rules)
-		eg_rerr(&c, spec, "rules",
+	if (strcmp(action, "DENY") == 0 && !eg_node_len(rules))
+		eg_rerr(&c, rules ? rules : spec, "rules",
 			"DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request");
 	for (size_t i = 0; i < eg_node_len(rules); i++) {
 		size_t old = eg_rctx_push(&c, ".rules[%zu]", i);
