@@ -1,5 +1,7 @@
 /* tests/unit/test_model.c: the YAML node model (positions, scalar typing, writers), value
  * checks (durations, hosts, addresses, RE2), kinds, MeshConfig, and all-or-nothing parsing. */
+#include <dirent.h>
+
 #include "../../src/model/node.c"
 #include "eg_test.h"
 #include "model/kinds.h"
@@ -748,4 +750,164 @@ EG_TEST(numbers_in_range)
 		eg_resource_set_done(&set);
 	}
 	eg_buf_done(&y);
+}
+
+/* --- every schema field is used by some valid fixture --- */
+
+#define MAX_FIELDS 4096
+
+struct field_use {
+	const struct eg_field *f[MAX_FIELDS];
+	bool used[MAX_FIELDS];
+	const char *path[MAX_FIELDS];
+	size_t n;
+};
+
+static ssize_t field_index(struct field_use *u, const struct eg_field *f, const char *path)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (u->f[i] == f)
+			return (ssize_t)i;
+	if (u->n == MAX_FIELDS)
+		return -1;
+	u->f[u->n] = f;
+	u->path[u->n] = path ? strdup(path) : NULL;
+	return (ssize_t)u->n++;
+}
+
+/* Every named field reachable from @fields (shared tables are listed once). */
+static void collect(struct field_use *u, const struct eg_field *fields, const char *prefix)
+{
+	for (const struct eg_field *f = fields; f && f->name; f++) {
+		char path[512];
+		const struct eg_field *sub = f->sub;
+		size_t before = u->n;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", f->name);
+		if (field_index(u, f, path) < (ssize_t)before)
+			continue; /* seen through another path */
+		/* lists and maps: descend through their element */
+		while (sub && !sub->name && (sub->type == EG_F_LIST || sub->type == EG_F_MAP))
+			sub = sub->sub;
+		if (f->type == EG_F_OBJECT)
+			collect(u, f->sub, path);
+		else if ((f->type == EG_F_LIST || f->type == EG_F_MAP) && sub && sub->type == EG_F_OBJECT)
+			collect(u, sub->sub, path);
+	}
+}
+
+static void mark(struct field_use *u, const struct eg_field *fields, const struct eg_node *n);
+
+static void mark_value(struct field_use *u, const struct eg_field *f, const struct eg_node *v)
+{
+	if (f->type == EG_F_OBJECT) {
+		mark(u, f->sub, v);
+	} else if (f->type == EG_F_LIST || f->type == EG_F_MAP) {
+		for (size_t i = 0; i < eg_node_len(v); i++)
+			mark_value(u, f->sub, v->v[i]);
+	}
+}
+
+static void mark(struct field_use *u, const struct eg_field *fields, const struct eg_node *n)
+{
+	if (!n || n->kind != EG_NODE_MAP)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		for (const struct eg_field *f = fields; f && f->name; f++) {
+			if (strcmp(f->name, n->k[i]->s) != 0)
+				continue;
+			for (size_t j = 0; j < u->n; j++)
+				if (u->f[j] == f)
+					u->used[j] = true;
+			mark_value(u, f, n->v[i]);
+		}
+	}
+}
+
+static bool never_valid(const char *path)
+{
+	/* fields that Istio refuses or warns about: no silent valid fixture can use them */
+	static const char *const refused[] = {
+		"Gateway.spec.servers.port.targetPort",			 /* "no impact on Gateways" */
+		"VirtualService.spec.http.fault.delay.exponentialDelay",	 /* "not supported yet" */
+		"DestinationRule.spec.trafficPolicy.outlierDetection.consecutiveErrors", /* deprecated */
+		NULL,
+	};
+
+	for (const char *const *p = refused; *p; p++)
+		if (strcmp(*p, path) == 0)
+			return true;
+	return false;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+EG_TEST(valid_fixtures_use_every_field)
+{
+	static struct field_use u;
+	struct eg_resource_set set;
+	struct eg_diag d;
+	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_buf missing = EG_BUF_INIT(1u << 16);
+	bool kind_seen[64] = { false };
+	DIR *dir = opendir("tests/testdata/valid");
+	struct dirent *e;
+	char *names[256];
+	size_t nnames = 0;
+
+	if (!dir)
+		EG_FAIL("cannot open tests/testdata/valid (run from the repository root)");
+	while ((e = readdir(dir)) && nnames < EG_ARRAY_SIZE(names)) {
+		size_t l = strlen(e->d_name);
+
+		if (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0)
+			names[nnames++] = strdup(e->d_name);
+	}
+	closedir(dir);
+	qsort(names, nnames, sizeof(*names), name_cmp);
+	EG_ASSERT(nnames >= 10);
+	eg_resource_set_init(&set);
+	eg_diag_init(&d);
+	for (size_t i = 0; i < nnames; i++) {
+		char path[512];
+		FILE *f;
+		struct eg_buf b = EG_BUF_INIT(1u << 20);
+		char chunk[4096];
+		size_t got;
+
+		snprintf(path, sizeof(path), "tests/testdata/valid/%s", names[i]);
+		f = fopen(path, "r");
+		EG_ASSERT(f != NULL);
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			EG_ASSERT_EQ(eg_buf_append(&b, chunk, got), 0);
+		fclose(f);
+		EG_ASSERT_EQ(eg_model_parse(path, eg_buf_cstr(&b), b.len, &po, &set, &d), 0);
+		eg_buf_done(&b);
+		free(names[i]);
+	}
+	EG_ASSERT_STR_EQ(eg_diag_text(&d), "");
+	for (size_t k = 0; eg_kinds[k]; k++)
+		collect(&u, eg_kinds[k]->fields, eg_kinds[k]->kind);
+	for (size_t i = 0; i < set.n; i++) {
+		for (size_t k = 0; eg_kinds[k] && k < EG_ARRAY_SIZE(kind_seen); k++)
+			if (eg_kinds[k] == set.v[i]->kind)
+				kind_seen[k] = true;
+		mark(&u, set.v[i]->kind->fields, set.v[i]->root);
+	}
+	for (size_t k = 0; eg_kinds[k] && k < EG_ARRAY_SIZE(kind_seen); k++)
+		if (!kind_seen[k])
+			(void)eg_buf_printf(&missing, " kind:%s", eg_kinds[k]->kind);
+	for (size_t i = 0; i < u.n; i++) {
+		/* free-form (EG_F_ANY) fields need no fixture */
+		if (!u.used[i] && u.f[i]->type != EG_F_ANY && !never_valid(u.path[i]))
+			(void)eg_buf_printf(&missing, " %s", u.path[i]);
+	}
+	if (missing.len)
+		EG_FAIL("no valid fixture uses:%s", eg_buf_cstr(&missing));
+	eg_buf_done(&missing);
+	eg_diag_done(&d);
+	eg_resource_set_done(&set);
 }
