@@ -70,11 +70,21 @@ $(BUILD)/san/fuzz/%: $(BUILD)/san/tests/fuzz/%.o $(BUILD)/san/tests/fuzz/replay_
 	@mkdir -p $(@D)
 	$(CC) -g $(SAN) -o $@ $^ $(LIBS)
 
-# libFuzzer builds (clang).
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_OK)
+# libFuzzer builds: the library again with clang's coverage instrumentation, as an
+# archive, so a target links only the modules it uses.
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Wall -Wextra -Werror \
+               -Wno-missing-field-initializers
+$(BUILD)/fuzzlib/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -Wno-missing-field-initializers \
-		-o $@ $< $(LIB_SRC) $(LIBS)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzzlib/libegress.a: $(LIB_SRC:%.c=$(BUILD)/fuzzlib/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzzlib/tests/fuzz/%.o $(BUILD)/fuzzlib/libegress.a
+	@mkdir -p $(@D)
+	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/san/fuzz/%)
