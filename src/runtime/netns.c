@@ -257,17 +257,22 @@ int rt_net_pod_up(struct rt_net *n, const char *netns, uint32_t slot, const char
 		return -EIO;
 	if (role == EG_RT_ROLE_SIDECAR) {
 		/* Istio's init container: outbound TCP to the sidecar, except the sidecar's own
-		 * connections (uid 1337) and loopback */
-		static const char rules[] =
-		        "table inet egressd_capture {\n"
-		        "\tchain output {\n"
-		        "\t\ttype nat hook output priority -100; policy accept;\n"
-		        "\t\tmeta l4proto tcp skuid 1337 return\n"
-		        "\t\tip daddr 127.0.0.0/8 return\n"
-		        "\t\tip6 daddr ::1 return\n"
-		        "\t\tmeta l4proto tcp redirect to :15001\n"
-		        "\t}\n}\n";
+		 * connections (uid 1337) and loopback. IPv4 is sent to POD_IP:15001 (DNAT keeps
+		 * SO_ORIGINAL_DST, and a sidecar bound to its pod address receives it; REDIRECT
+		 * would go to 127.0.0.1) */
+		char rules[1024];
 
+		snprintf(rules, sizeof(rules),
+		         "table inet egressd_capture {\n"
+		         "\tchain output {\n"
+		         "\t\ttype nat hook output priority -100; policy accept;\n"
+		         "\t\tmeta l4proto tcp skuid %d return\n"
+		         "\t\tip daddr 127.0.0.0/8 return\n"
+		         "\t\tip6 daddr ::1 return\n"
+		         "\t\tmeta nfproto ipv4 meta l4proto tcp dnat ip to %s:%d\n"
+		         "\t\tmeta nfproto ipv6 meta l4proto tcp redirect to :%d\n"
+		         "\t}\n}\n",
+		         EG_RT_PROXY_UID, ip, EG_RT_OUTBOUND_PORT, EG_RT_OUTBOUND_PORT);
 		if (nft_in(n, netns, rules) != 0)
 			return -EIO;
 	}

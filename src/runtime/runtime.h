@@ -39,6 +39,7 @@
 #define EG_RT_PROXY_UID        1337 /* egressd in netns mode; exempt from capture */
 #define EG_RT_OUTBOUND_PORT    15001
 #define EG_RT_HEALTH_PORT      15021
+#define EG_RT_DNS_SERVERS      "127.0.0.1:53" /* --dns-servers of every egressd */
 #define EG_RT_MAX_PODS         1024
 #define EG_RT_BACKOFF_MIN_MS   1000
 #define EG_RT_BACKOFF_MAX_MS   30000

@@ -258,6 +258,10 @@ static int spawn(struct sup *s, struct pod *p)
 		add_arg(argv, &argc, "--hosts-file");
 		add_arg(argv, &argc, s->cfg.hosts_file);
 	}
+	/* the external sites are the hosts file's: a name it lacks must fail here and fast,
+	 * never go to the host's resolvers (loopback pods would read its resolv.conf) */
+	add_arg(argv, &argc, "--dns-servers");
+	add_arg(argv, &argc, EG_RT_DNS_SERVERS);
 	if (p->revision[0]) {
 		add_arg(argv, &argc, "--revision");
 		add_arg(argv, &argc, p->revision);
@@ -338,7 +342,8 @@ out_done:
 }
 
 /* Readiness: GET /healthz/ready on POD_IP:15021 answers 200. In netns mode the socket is
- * made inside the pod's namespace (the supervisor has no route to the bridge). */
+ * made in the router's namespace: the probe comes from outside the pod, as the kubelet's
+ * does (made inside the pod, the capture rules would send it to the sidecar's 15001). */
 static bool probe(struct sup *s, const struct pod *p)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(EG_RT_HEALTH_PORT)};
@@ -355,7 +360,7 @@ static bool probe(struct sup *s, const struct pod *p)
 		char path[400];
 		int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), target;
 
-		snprintf(path, sizeof(path), "/run/netns/%s", p->netns);
+		snprintf(path, sizeof(path), "/run/netns/%s", s->net.rtr_ns);
 		target = open(path, O_RDONLY | O_CLOEXEC);
 		if (self >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0) {
 			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -8,8 +8,8 @@
 # real egressd serves, a last part runs the same lifecycle with it.
 set -u
 cd "$(dirname "$0")/../.."
-E=${EGRESSCTL:-$PWD/build/san/egressctl}
-D=${EGRESSD:-$PWD/build/san/egressd}
+E=${EGRESSCTL:-$PWD/${BUILD:-build}/san/egressctl}
+D=${EGRESSD:-$PWD/${BUILD:-build}/san/egressd}
 W=$(mktemp -d)
 S=$W/store
 # our own addresses: other tests and clusters may run at the same time on this host
@@ -56,8 +56,7 @@ print('stand-in egressd ' + ' '.join(a), flush=True)
 def serve(port, text):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # netns capture redirects to 127.0.0.1:15001, so the outbound port takes any address
-    s.bind(('0.0.0.0' if port == 15001 else ip, port))
+    s.bind((ip, port))
     s.listen(16)
     while True:
         c, _ = s.accept()
@@ -249,7 +248,12 @@ if wait_for 5 sh -c "! \"$E\" --store \"$S\" get pods -n demo | grep -q curl" &&
 else
 	fail deployment-delete-removes-pods "$(pods; pgrep -fa -- "--store $S")"
 fi
-ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
+svc_addresses() {
+	ec get svc "$1" -n "$2" -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}'
+}
+no_addresses() { [ -z "$(svc_addresses "$1" "$2")" ]; }
+wait_for 3 no_addresses curl demo
+ann=$(svc_addresses curl demo)
 [ -z "$ann" ] && pass service-addresses-cleared || fail service-addresses-cleared "$ann"
 
 # --- egress gateway pods (mesh enable-egress-gateway) ---
@@ -321,7 +325,7 @@ else
 fi
 out=$(ec cluster down)
 if [ "$out" = "cluster stopped" ] && ! pgrep -f -- "--store $S " >/dev/null &&
-	[ "$(ec get pods -A -o name | wc -l)" -eq 0 ]; then
+	[ "$(ec get pods -A -o name 2>/dev/null | wc -l)" -eq 0 ]; then
 	pass down-stops-everything
 else
 	fail down-stops-everything "$out $(pgrep -fa -- "--store $S ")"

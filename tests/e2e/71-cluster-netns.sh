@@ -8,8 +8,8 @@
 # the topology is tested on its own; the real egressd joins when it serves.
 set -u
 cd "$(dirname "$0")/../.."
-E=${EGRESSCTL:-$PWD/build/san/egressctl}
-D=${EGRESSD:-$PWD/build/san/egressd}
+E=${EGRESSCTL:-$PWD/${BUILD:-build}/san/egressctl}
+D=${EGRESSD:-$PWD/${BUILD:-build}/san/egressd}
 W=$(mktemp -d)
 S=$W/store
 P=n$(printf '%04x' $((RANDOM % 65536))) # our namespace prefix: parallel runs differ
@@ -60,8 +60,7 @@ print('stand-in egressd uid=%d %s' % (os.getuid(), ' '.join(a)), flush=True)
 def serve(port, text):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # capture redirects to 127.0.0.1:15001, so the outbound port takes any address
-    s.bind(('0.0.0.0' if port == 15001 else ip, port))
+    s.bind((ip, port))
     s.listen(16)
     while True:
         c, _ = s.accept()
@@ -284,12 +283,30 @@ egressd_serves() {
 	return $ok
 }
 if egressd_serves; then
+	# the how-to's MeshConfig (REGISTRY_ONLY, access log on stdout) and HTTP scenario: the
+	# gateway gets its port 80 server (8080), the sidecar its routes
+	ec apply -f examples/01-meshconfig.yaml >/dev/null
+	ec apply -f examples/scenario-http.yaml >/dev/null
 	ec cluster up --egressd "$D" --prefix "$P" --hosts-file "$W/hosts" >/dev/null 2>&1
 	if wait_for 10 pod_count 1 demo "2/2 *Running" &&
 		wait_for 10 pod_count 1 aks-istio-egress "1/1 *Running"; then
 		pass real-egressd-pods-ready
 	else
-		fail real-egressd-pods-ready "$(pods; pods aks-istio-egress; tail -20 "$S"/cluster/pods/*/egressd.log)"
+		fail real-egressd-pods-ready "$(pods; pods aks-istio-egress; tail -5 "$S"/cluster/pods/*/egressd.log)"
+	fi
+	# captured by the nft rules, refused by the real sidecar: not in the registry
+	out=$(ec exec -n demo deploy/curl -- curl -s -m 5 -o /dev/null -D - http://other.example.com/)
+	grep -q "^HTTP/1.1 502" <<<"$out" &&
+		grep -q "^x-egressd-deny-reason: other.example.com: not in the service registry" <<<"$out" &&
+		pass real-sidecar-captures-and-denies || fail real-sidecar-captures-and-denies "$out"
+	GW=$(ec get pods -n aks-istio-egress -l istio=asm-egress-test -o 'jsonpath={.items..metadata.name}')
+	kill -9 "$(state_pid "$GW")"
+	t0=$(date +%s%N)
+	if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *1 '"; then
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[ $ms -le 2500 ] && pass real-gateway-restart || fail real-gateway-restart "${ms} ms"
+	else
+		fail real-gateway-restart "$(pods aks-istio-egress)"
 	fi
 	ec cluster down >/dev/null
 	left=$(no_leftovers)
