@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/str.h"
 #include "ctl/ctl.h"
 #include "model/analyze.h"
 #include "store/store.h"
@@ -33,6 +34,9 @@ struct input {
 	struct eg_resource_set raw;   /* objects that failed validation, unvalidated */
 	struct eg_resource_set dups;  /* objects given twice (kept for their messages) */
 	struct eg_resource_set stored; /* the store's objects */
+	/* the inputs' objects (files and raw) by kind/namespace/name: open addressing */
+	const struct eg_resource **index;
+	size_t index_cap, index_n;
 	struct eg_analyze an;
 	struct eg_buf errors; /* problems that are not about one object (stderr) */
 	char *names[MAX_FILES]; /* file names the nodes point at (owned) */
@@ -105,11 +109,62 @@ out_free:
 	return NULL;
 }
 
+static uint64_t object_hash(const struct eg_resource *r)
+{
+	uint64_t h = eg_hash(r->kind->kind, strlen(r->kind->kind));
+
+	h ^= eg_hash(r->name, strlen(r->name)) * 31;
+	if (r->ns)
+		h ^= eg_hash(r->ns, strlen(r->ns)) * 17;
+	return h;
+}
+
+static bool same_object(const struct eg_resource *a, const struct eg_resource *b)
+{
+	return a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+	       (a->ns ? b->ns && strcmp(a->ns, b->ns) == 0 : !b->ns);
+}
+
+/* The input object with @r's kind, namespace and name, or NULL. */
 static const struct eg_resource *find_any(const struct input *in, const struct eg_resource *r)
 {
-	const struct eg_resource *o = eg_resource_set_find(&in->files, r->kind, r->ns, r->name);
+	if (!in->index_cap)
+		return NULL;
+	for (size_t i = object_hash(r) & (in->index_cap - 1);; i = (i + 1) & (in->index_cap - 1)) {
+		const struct eg_resource *o = in->index[i];
 
-	return o ? o : eg_resource_set_find(&in->raw, r->kind, r->ns, r->name);
+		if (!o)
+			return NULL;
+		if (same_object(o, r))
+			return o;
+	}
+}
+
+/* Adds @r (not already there) to the index, growing it to stay at most half full. */
+static int index_add(struct input *in, const struct eg_resource *r)
+{
+	if (2 * (in->index_n + 1) > in->index_cap) {
+		size_t cap = in->index_cap ? in->index_cap * 2 : 256;
+		const struct eg_resource **old = in->index, **v = calloc(cap, sizeof(*v));
+		size_t old_cap = in->index_cap;
+
+		if (!v)
+			return -ENOMEM;
+		in->index = v;
+		in->index_cap = cap;
+		in->index_n = 0;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i])
+				(void)index_add(in, old[i]);
+		free(old);
+	}
+	for (size_t i = object_hash(r) & (in->index_cap - 1);; i = (i + 1) & (in->index_cap - 1)) {
+		if (!in->index[i]) {
+			in->index[i] = r;
+			in->index_n++;
+			return 0;
+		}
+	}
 }
 
 /* One object of an input: validated on its own. Takes @node. */
@@ -138,16 +193,20 @@ static void load_object(struct input *in, const char *file, struct eg_node *node
 		} else if (eg_resource_set_add(&in->files, res) < 0) {
 			eg_resource_free(res);
 			in->unreadable++;
+		} else if (index_add(in, res) < 0) {
+			in->unreadable++;
 		}
 		/* its warnings come back when analyze runs the webhook rules again */
 	} else if (copy && (raw = make_raw(in, file, copy))) {
-		if (find_any(in, raw) || eg_resource_set_add(&in->raw, raw) < 0) {
-			/* a second, invalid copy: report it without keeping it for lookups */
-			if (eg_resource_set_add(&in->dups, raw) < 0) {
-				eg_resource_free(raw);
-				raw = NULL;
-				in->unreadable++;
-			}
+		/* a second, invalid copy is reported without being kept for lookups */
+		struct eg_resource_set *home = find_any(in, raw) ? &in->dups : &in->raw;
+
+		if (eg_resource_set_add(home, raw) < 0) {
+			eg_resource_free(raw);
+			raw = NULL;
+			in->unreadable++;
+		} else if (home == &in->raw && index_add(in, raw) < 0) {
+			in->unreadable++;
 		}
 		if (raw && eg_analyze_add_diag(&in->an, raw, &d) < 0)
 			in->unreadable++;
@@ -384,6 +443,7 @@ static void input_done(struct input *in)
 	eg_resource_set_done(&in->raw);
 	eg_resource_set_done(&in->dups);
 	eg_resource_set_done(&in->stored);
+	free(in->index);
 	eg_buf_done(&in->errors);
 	for (size_t i = 0; i < in->nnames; i++)
 		free(in->names[i]);

@@ -1306,12 +1306,12 @@ static bool servers_overlap(const struct eg_node *a, const struct eg_node *b)
 	return false;
 }
 
-static void check_gateway_conflicts(struct ctx *c, const struct eg_resource *gw)
+/* @sels: the selector string of every validated Gateway (c->gw order). */
+static void check_gateway_conflicts(struct ctx *c, size_t gi, char *const *sels)
 {
+	const struct eg_resource *gw = c->gw.v[gi];
 	const struct eg_node *servers = eg_node_get(spec_of(gw), "servers");
-	struct eg_buf sel = EG_BUF_INIT(4096);
 
-	selector_string(eg_node_path(gw->root, "spec.selector"), &sel);
 	for (size_t i = 0; i < eg_node_len(servers); i++) {
 		const struct eg_node *srv = servers->v[i];
 		int64_t port = eg_node_int(srv, "port.number", 0);
@@ -1321,20 +1321,15 @@ static void check_gateway_conflicts(struct ctx *c, const struct eg_resource *gw)
 		for (size_t j = 0; j < c->gw.n; j++) {
 			const struct eg_resource *o = c->gw.v[j];
 			const struct eg_node *os = eg_node_get(spec_of(o), "servers");
-			struct eg_buf osel = EG_BUF_INIT(4096);
 			bool hit = false;
 
-			if (o == gw)
+			if (j == gi || strcmp(sels[j], sels[gi]) != 0)
 				continue;
-			selector_string(eg_node_path(o->root, "spec.selector"), &osel);
-			for (size_t k = 0; !hit && strcmp(eg_buf_cstr(&osel), eg_buf_cstr(&sel)) == 0 &&
-					   k < eg_node_len(os);
-			     k++)
+			for (size_t k = 0; !hit && k < eg_node_len(os); k++)
 				hit = eg_node_int(os->v[k], "port.number", 0) == port &&
 				      servers_overlap(srv, os->v[k]);
 			if (hit)
 				(void)eg_buf_printf(&names, "%s%s/%s", names.len ? "," : "", o->ns, o->name);
-			eg_buf_done(&osel);
 		}
 		if (names.len) {
 			for (size_t k = 0; k < eg_node_len(sh); k++)
@@ -1342,13 +1337,36 @@ static void check_gateway_conflicts(struct ctx *c, const struct eg_resource *gw)
 						    scalar(sh->v[k]) ? scalar(sh->v[k]) : "");
 			REPORT(c, C_IST0145, gw, eg_node_path(srv, "port.number"),
 			       "Conflict with gateways %s (workload selector %s, port %lld, hosts %s).",
-			       eg_buf_cstr(&names), eg_buf_cstr(&sel), (long long)port,
-			       eg_buf_cstr(&hosts));
+			       eg_buf_cstr(&names), sels[gi], (long long)port, eg_buf_cstr(&hosts));
 		}
 		eg_buf_done(&names);
 		eg_buf_done(&hosts);
 	}
-	eg_buf_done(&sel);
+}
+
+static void check_all_gateway_conflicts(struct ctx *c)
+{
+	char **sels;
+
+	if (!c->gw.n)
+		return;
+	if (!(sels = calloc(c->gw.n, sizeof(*sels)))) {
+		nomem(c);
+		return;
+	}
+	for (size_t i = 0; i < c->gw.n; i++) {
+		struct eg_buf b = EG_BUF_INIT(4096);
+
+		selector_string(eg_node_path(c->gw.v[i]->root, "spec.selector"), &b);
+		if (!(sels[i] = strdup(eg_buf_cstr(&b))))
+			nomem(c);
+		eg_buf_done(&b);
+	}
+	for (size_t i = 0; i < c->gw.n && !c->err; i++)
+		check_gateway_conflicts(c, i, sels);
+	for (size_t i = 0; i < c->gw.n; i++)
+		free(sels[i]);
+	free(sels);
 }
 
 /* --- Sidecar: selectors (IST0101 selector, IST0110, IST0111) --- */
@@ -1969,10 +1987,9 @@ int eg_analyze_run(struct eg_analyze *a, const struct eg_resource_set *set,
 		check_dr_ca(&c, c.dr.v[i]);
 	for (size_t i = 0; i < c.se.n; i++)
 		check_se_addresses(&c, c.se.v[i]);
-	for (size_t i = 0; i < c.gw.n; i++) {
+	for (size_t i = 0; i < c.gw.n; i++)
 		check_gateway(&c, c.gw.v[i]);
-		check_gateway_conflicts(&c, c.gw.v[i]);
-	}
+	check_all_gateway_conflicts(&c);
 	check_sidecars(&c);
 	check_outbound_policy(&c);
 	check_passthrough_overlaps(&c);
