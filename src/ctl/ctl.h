@@ -45,7 +45,7 @@ int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_
 int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
 /* ca.c: `ca init|issue`, the mesh root CA and workload certificates */
 int eg_ctl_ca(struct eg_ctl *ctl, int argc, char **argv);
-/* analyze.c: istioctl analyze over -f inputs (docs/reference/analyze.md) */
+/* analyze.c: istioctl analyze over the store and -f inputs (docs/reference/analyze.md) */
 int eg_ctl_analyze(struct eg_ctl *ctl, int argc, char **argv);
 
 /* proxy_config.c: the compiled snapshot of one proxy (docs/reference/snapshot.md) */
