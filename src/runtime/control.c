@@ -296,27 +296,34 @@ int eg_rt_down(const char *store_dir, bool *ret_was_running, char *why, size_t w
 	return 0;
 }
 
-/* Every directory from / to @dir must let uid 1337 through, and @dir must be readable: the
- * egressd processes of netns mode read the store as that user. */
-static int check_reachable(const char *dir, char *why, size_t whylen)
+/* Every directory from / to @path must let uid 1337 through, and @path itself must be
+ * readable (the store: @what "read the store") or executable (the egressd binary): the
+ * egressd processes of netns mode run as that user. */
+static int check_reachable(const char *path, bool exec, char *why, size_t whylen)
 {
 	char real[PATH_MAX], part[PATH_MAX];
 	struct stat st;
 
-	if (!realpath(dir, real))
+	if (!realpath(path, real))
 		return -errno;
 	for (size_t i = 1, n = strlen(real); i <= n; i++) {
+		mode_t need;
+
 		if (real[i] != '/' && real[i] != '\0')
 			continue;
 		memcpy(part, real, i);
 		part[i] = '\0';
 		if (stat(part, &st) < 0)
 			return -errno;
-		if (!(st.st_mode & S_IXOTH) || (i == n && !(st.st_mode & S_IROTH))) {
-			snprintf(why, whylen,
-			         "%s is mode %03o: in netns mode egressd runs as uid %d and must "
-			         "read the store (chmod o+rx %s)",
-			         part, (unsigned)(st.st_mode & 0777), EG_RT_PROXY_UID, part);
+		need = i < n ? S_IXOTH : exec ? S_IXOTH : S_IROTH | S_IXOTH;
+		if ((st.st_mode & need) != need) {
+			snprintf(
+			        why, whylen,
+			        "%s is mode %03o: in netns mode egressd runs as uid %d and must %s "
+			        "(chmod o+%s %s)",
+			        part, (unsigned)(st.st_mode & 0777), EG_RT_PROXY_UID,
+			        exec ? "run the egressd binary" : "read the store",
+			        i < n || exec ? "x" : "rx", part);
 			return -EACCES;
 		}
 	}
@@ -508,7 +515,9 @@ int eg_rt_up(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *w
 		return -EALREADY;
 	r = check_config(&up->cfg, why, whylen);
 	if (r == 0 && up->cfg.mode == EG_RT_NETNS)
-		r = check_reachable(store_dir, why, whylen);
+		r = check_reachable(store_dir, false, why, whylen);
+	if (r == 0 && up->cfg.mode == EG_RT_NETNS)
+		r = check_reachable(up->cfg.egressd, true, why, whylen);
 	if (r < 0)
 		return r;
 	/* what a supervisor that died left (with its own settings), before anything new */

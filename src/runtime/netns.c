@@ -232,6 +232,13 @@ static int prefix_up(struct rt_net *n, const char *netns, const char *ip, const 
 	                                                                                    : 0;
 }
 
+static int prefix_route(struct rt_net *n, const char *netns, const char *ip, const char *prefix)
+{
+	(void)netns;
+	return rt_cmd(n->log_fd, "ip -n %s route replace %s via %s", n->rtr_ns, prefix, ip) ? -EIO
+	                                                                                    : 0;
+}
+
 static int prefix_down(struct rt_net *n, const char *netns, const char *ip, const char *prefix)
 {
 	(void)netns;
@@ -279,6 +286,11 @@ int rt_net_pod_up(struct rt_net *n, const char *netns, uint32_t slot, const char
 	if (role == EG_RT_ROLE_GATEWAY && prefix)
 		return each_prefix(prefix, prefix_up, n, netns, ip);
 	return 0;
+}
+
+int rt_net_prefix_route(struct rt_net *n, const char *ip, const char *prefix)
+{
+	return each_prefix(prefix, prefix_route, n, NULL, ip);
 }
 
 void rt_net_pod_down(struct rt_net *n, const char *netns, const char *ip, const char *prefix)

@@ -33,6 +33,8 @@ int rt_net_firewall(struct rt_net *n, const char *prefixes);
  * and 127.0.0.0/8; gateway: @prefix (may be NULL) local in the pod and routed to it. */
 int rt_net_pod_up(struct rt_net *n, const char *netns, uint32_t slot, const char *ip,
                   enum eg_rt_role role, const char *prefix, const char *hosts_text);
+/* Routes @prefix to the gateway pod at @ip (another replica took over). */
+int rt_net_prefix_route(struct rt_net *n, const char *ip, const char *prefix);
 void rt_net_pod_down(struct rt_net *n, const char *netns, const char *ip, const char *prefix);
 /* Kills every process inside namespace /run/netns/@netns (SIGKILL), then deletes it and
  * /etc/netns/@netns. */

@@ -745,23 +745,37 @@ static int create_pod(struct sup *s, const struct eg_rt_want *w, const struct eg
 	return 0;
 }
 
+/* A gateway pod went away: a remaining pod with the same prefix gets its route. */
+static void reroute_prefix(struct sup *s, const struct pod *gone)
+{
+	for (size_t i = 0; i < s->npods; i++) {
+		const struct pod *p = s->pods[i];
+
+		if (p != gone && !p->gone && p->net_up && strcmp(p->prefix, gone->prefix) == 0) {
+			(void)rt_net_prefix_route(&s->net, p->ip, p->prefix);
+			return;
+		}
+	}
+}
+
 /* Stops and removes every pod marked gone (process, namespace, files, Pod object). */
 static void remove_gone(struct sup *s)
 {
 	const struct eg_kind *pk = eg_kind_lookup("pods");
 	size_t keep = 0;
 
+	/* first everything outside the list, which stays whole for reroute_prefix */
 	for (size_t i = 0; i < s->npods; i++) {
 		struct pod *p = s->pods[i];
 
-		if (!p->gone) {
-			s->pods[keep++] = p;
+		if (!p->gone)
 			continue;
-		}
 		eg_log_info("pod %s/%s: removing", p->ns, p->name);
 		stop_process(p);
 		if (p->net_up)
 			rt_net_pod_down(&s->net, p->netns, p->ip, p->prefix[0] ? p->prefix : NULL);
+		if (p->net_up && p->prefix[0])
+			reroute_prefix(s, p);
 		if (p->stored && pk) {
 			struct eg_store_ref ref = {pk, p->ns, p->name};
 			int res;
@@ -775,8 +789,13 @@ static void remove_gone(struct sup *s)
 			snprintf(cmd_dir, sizeof(cmd_dir), "%s", p->dir);
 			(void)eg_rt_run(argv, NULL, -1);
 		}
-		pod_free(p);
 		s->state_dirty = true;
+	}
+	for (size_t i = 0; i < s->npods; i++) {
+		if (s->pods[i]->gone)
+			pod_free(s->pods[i]);
+		else
+			s->pods[keep++] = s->pods[i];
 	}
 	s->npods = keep;
 }

@@ -46,6 +46,9 @@ if [ "$(id -u)" -ne 0 ]; then
 		fail netns-refused-without-root "$out"
 	exit 0
 fi
+out=$(ec cluster up --egressd "$D" --prefix "$P" 2>&1) # $W is still 0700
+[ $? -eq 1 ] && grep -qF "runs as uid 1337 and must read the store (chmod o+x $W)" <<<"$out" &&
+	pass store-must-be-readable-by-1337 || fail store-must-be-readable-by-1337 "$out"
 chmod 755 "$W" # egressd runs as uid 1337 and reads the store
 
 cat >"$W/fake-egressd" <<'EOF'
@@ -287,7 +290,9 @@ if egressd_serves; then
 	# gateway gets its port 80 server (8080), the sidecar its routes
 	ec apply -f examples/01-meshconfig.yaml >/dev/null
 	ec apply -f examples/scenario-http.yaml >/dev/null
-	ec cluster up --egressd "$D" --prefix "$P" --hosts-file "$W/hosts" >/dev/null 2>&1
+	# uid 1337 must be able to run it: the build tree may sit below a private directory
+	cp "$D" "$W/egressd" && chmod 755 "$W/egressd"
+	ec cluster up --egressd "$W/egressd" --prefix "$P" --hosts-file "$W/hosts" >/dev/null 2>&1
 	if wait_for 10 pod_count 1 demo "2/2 *Running" &&
 		wait_for 10 pod_count 1 aks-istio-egress "1/1 *Running"; then
 		pass real-egressd-pods-ready
