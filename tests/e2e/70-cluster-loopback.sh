@@ -53,6 +53,8 @@ a = sys.argv[1:]
 ip = a[a.index('--pod-ip') + 1]
 role = a[a.index('--role') + 1]
 print('stand-in egressd ' + ' '.join(a), flush=True)
+print('env cert-dir=%s ssl-cert-file=%s' % (os.environ.get('EGRESSD_CERT_DIR'),
+                                            os.environ.get('SSL_CERT_FILE')), flush=True)
 def serve(port, text):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,8 +150,10 @@ out=$("$E" --store "$S2" cluster up --mode bridge 2>&1)
 # --- up, status, idempotent up ---
 app 1
 printf '127.%d.%d.200 edition.cnn.com\n' "$O2" "$O3" >"$W/hosts"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/corp.key" \
+	-out "$W/corp.pem" -days 2 -subj "/CN=corporate root $O2.$O3" 2>/dev/null
 out=$(ec cluster up --mode loopback --egressd "$W/fake-egressd" --hosts-file "$W/hosts" \
-	--pod-cidr "$PODS" --egress-pool "$POOL" 2>&1)
+	--pod-cidr "$PODS" --egress-pool "$POOL" --ca-bundle "$W/corp.pem" 2>&1)
 rc=$?
 if [ $rc -eq 0 ] && grep -q "cluster started: loopback mode" <<<"$out"; then
 	pass cluster-up
@@ -189,6 +193,12 @@ if openssl x509 -in "$S/cluster/pods/$POD/certs/cert.pem" -noout -ext subjectAlt
 else
 	fail pod-workload-certificate "no spiffe://cluster.local/ns/demo/sa/curl certificate"
 fi
+
+bundle=$S/cluster/ca-bundle.pem
+grep -q "env cert-dir=$S/cluster/pods/$POD/certs ssl-cert-file=$bundle" "$S/cluster/pods/$POD/egressd.log" &&
+	openssl crl2pkcs7 -nocrl -certfile "$bundle" 2>/dev/null | openssl pkcs7 -print_certs -noout |
+	grep -q "CN = corporate root $O2.$O3" && pass ca-bundle-and-cert-dir-in-env ||
+	fail ca-bundle-and-cert-dir-in-env "$(head -2 "$S/cluster/pods/$POD/egressd.log")"
 
 # --- exec through the sidecar; the exit code passes through ---
 out=$(ec exec -n demo deploy/curl -- curl -s -m 3 http://edition.cnn.com/politics)
