@@ -355,11 +355,41 @@ egressd_serves() {
 	return $ok
 }
 if egressd_serves; then
-	ec cluster up --mode loopback --egressd "$D" --pod-cidr "$PODS" >/dev/null 2>&1
-	if wait_for 10 pod_count 1 demo "2/2 *Running"; then
+	# the how-to's MeshConfig and HTTP scenario, so the gateway has its port 80 server
+	ec apply -f examples/01-meshconfig.yaml >/dev/null
+	ec apply -f examples/scenario-http.yaml >/dev/null
+	ec cluster up --mode loopback --egressd "$D" --pod-cidr "$PODS" --hosts-file "$W/hosts" \
+		>/dev/null 2>&1
+	if wait_for 10 pod_count 1 demo "2/2 *Running" &&
+		wait_for 10 pod_count 1 aks-istio-egress "1/1 *Running"; then
 		pass real-egressd-pod-ready
 	else
 		fail real-egressd-pod-ready "$(pods; tail -20 "$S"/cluster/pods/*/egressd.log)"
+	fi
+	out=$(ec exec -n demo deploy/curl -- curl -s -m 5 -o /dev/null -D - http://other.example.com/)
+	grep -q "^HTTP/1.1 502" <<<"$out" &&
+		grep -q "^x-egressd-deny-reason: other.example.com: not in the service registry" <<<"$out" &&
+		pass real-sidecar-proxy-denies || fail real-sidecar-proxy-denies "$out"
+	# the site must listen on port 80 (the ServiceEntry's): root only
+	if [ "$(id -u)" -eq 0 ]; then
+		mkdir -p "$W/site"
+		echo "politics from $O2.$O3" >"$W/site/politics"
+		python3 -m http.server --bind "127.$O2.$O3.200" --directory "$W/site" 80 \
+			>"$W/site80.log" 2>&1 &
+		SITEPID=$!
+		wait_for 5 curl -s -m 1 -o /dev/null "http://127.$O2.$O3.200/"
+		out=$(ec exec -n demo deploy/curl -- curl -sS -m 5 http://edition.cnn.com/politics 2>&1)
+		src=$(awk '/GET \/politics/ {print $1; exit}' "$W/site80.log")
+		pfx=$(ec get sgc asm-egress-sgc -n aks-istio-egress -o 'jsonpath={.status.egressIpPrefix}')
+		if [ "$out" = "politics from $O2.$O3" ] && python3 -c "import ipaddress,sys; sys.exit(ipaddress.ip_address('$src') not in ipaddress.ip_network('$pfx'))"; then
+			pass real-request-through-gateway-from-prefix
+		else
+			fail real-request-through-gateway-from-prefix "'$out' src '$src' prefix $pfx"
+		fi
+		kill "$SITEPID" 2>/dev/null
+		wait "$SITEPID" 2>/dev/null
+	else
+		echo "note: not root: the site cannot listen on port 80, the request part is skipped" >&2
 	fi
 	POD=$(ec get pods -n demo -l app=curl -o 'jsonpath={.items..metadata.name}')
 	PID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")

@@ -304,16 +304,41 @@ if egressd_serves; then
 	grep -q "^HTTP/1.1 502" <<<"$out" &&
 		grep -q "^x-egressd-deny-reason: other.example.com: not in the service registry" <<<"$out" &&
 		pass real-sidecar-captures-and-denies || fail real-sidecar-captures-and-denies "$out"
+	# the how-to's HTTP scenario end to end: captured, sidecar -> gateway -> the site, which
+	# sees the egress prefix; the same request bypassing the sidecar is dropped
+	mkdir -p "$W/site"
+	echo "politics from $P" >"$W/site/politics"
+	ec cluster internet -- python3 -m http.server --bind 198.19.0.10 --directory "$W/site" 80 \
+		>"$W/site80.log" 2>&1 &
+	SITE=$!
+	wait_for 5 ec cluster internet -- curl -s -m 1 -o /dev/null http://198.19.0.10/
+	out=$(ec exec -n demo deploy/curl -- curl -sS -m 5 http://edition.cnn.com/politics 2>&1)
+	[ "$out" = "politics from $P" ] && pass real-request-through-gateway ||
+		fail real-request-through-gateway "'$out' $(tail -3 "$S"/cluster/pods/*/egressd.log)"
+	pfx=$(ec get sgc asm-egress-sgc -n aks-istio-egress -o 'jsonpath={.status.egressIpPrefix}')
+	src=$(awk '/GET \/politics/ {print $1; exit}' "$W/site80.log")
+	python3 -c "import ipaddress,sys; sys.exit(ipaddress.ip_address('$src') not in ipaddress.ip_network('$pfx'))" 2>/dev/null &&
+		pass real-site-sees-egress-prefix || fail real-site-sees-egress-prefix "src '$src' prefix $pfx"
+	ec exec -n demo deploy/curl -- setpriv --reuid 1337 --regid 1337 --clear-groups \
+		curl -s -m 2 -o /dev/null http://edition.cnn.com/politics
+	rc=$?
+	[ $rc -eq 28 ] && pass real-bypass-dropped || fail real-bypass-dropped "curl rc=$rc"
+	out=$(ec logs -l istio=asm-egress-test -n aks-istio-egress)
+	grep -q '"GET /politics HTTP/1.1" 200 .*"edition.cnn.com" "198.19.0.10:80" outbound|80||edition.cnn.com '"$src"':' <<<"$out" &&
+		pass real-gateway-access-log || fail real-gateway-access-log "$(tail -3 <<<"$out")"
 	GW=$(ec get pods -n aks-istio-egress -l istio=asm-egress-test -o 'jsonpath={.items..metadata.name}')
 	kill -9 "$(state_pid "$GW")"
 	t0=$(date +%s%N)
-	if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *1 '"; then
+	if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *1 '" &&
+		[ "$(ec exec -n demo deploy/curl -- curl -sS -m 2 http://edition.cnn.com/politics)" = "politics from $P" ]; then
 		ms=$((($(date +%s%N) - t0) / 1000000))
-		[ $ms -le 2500 ] && pass real-gateway-restart || fail real-gateway-restart "${ms} ms"
+		[ $ms -le 2500 ] && pass real-gateway-restart-serving || fail real-gateway-restart-serving "${ms} ms"
 	else
-		fail real-gateway-restart "$(pods aks-istio-egress)"
+		fail real-gateway-restart-serving "$(pods aks-istio-egress)"
 	fi
 	ec cluster down >/dev/null
+	wait "$SITE" 2>/dev/null
+	SITE=
 	left=$(no_leftovers)
 	[ -z "$left" ] && pass real-egressd-down || fail real-egressd-down "left:$left"
 else
