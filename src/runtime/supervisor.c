@@ -22,6 +22,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "runtime/runtime-int.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -78,6 +79,7 @@ struct sup {
 	char firewall[4096];
 	bool state_dirty, base_up, resync;
 	uint64_t last_reconcile;
+	uint64_t config_print; /* config_fingerprint() of the last reconcile */
 };
 
 static uint64_t now_ms(void)
@@ -947,6 +949,49 @@ static void update_firewall(struct sup *s, const struct eg_resource_set *set)
 	eg_buf_done(&b);
 }
 
+/* What the proxies are configured from: every object but Pods, by name and generation
+ * (which grows with spec and data changes only: the status and annotation writes of the
+ * cluster itself leave it alone). */
+static uint64_t config_fingerprint(const struct eg_resource_set *set)
+{
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct eg_resource *r = set->v[i];
+		char key[640];
+		int n;
+
+		if (strcmp(r->kind->kind, "Pod") == 0)
+			continue;
+		n = snprintf(key, sizeof(key), "%s/%s/%s/%lld", r->kind->kind, r->ns ? r->ns : "",
+		             r->name, (long long)eg_node_int(r->root, "metadata.generation", 0));
+		/* order-independent: the sum of the objects' hashes */
+		h += eg_hash(key, (size_t)EG_MIN(n, (int)sizeof(key) - 1));
+	}
+	return h;
+}
+
+/* A new configuration may be what a crash-looping egressd was missing (a gateway without a
+ * Gateway server has no listener): its pods start at once instead of at the end of their
+ * backoff, which may be 30 s. */
+static void retry_on_new_config(struct sup *s, const struct eg_resource_set *set)
+{
+	uint64_t print = config_fingerprint(set), now = now_ms();
+
+	if (print == s->config_print)
+		return;
+	s->config_print = print;
+	for (size_t i = 0; i < s->npods; i++) {
+		struct pod *p = s->pods[i];
+
+		if (!p->pid && p->restart_at > now) {
+			eg_log_info("pod %s/%s: configuration changed, restarting now", p->ns,
+			            p->name);
+			p->restart_at = now;
+		}
+	}
+}
+
 static void reconcile(struct sup *s)
 {
 	struct eg_resource_set set;
@@ -968,6 +1013,7 @@ static void reconcile(struct sup *s)
 		s->resync = true;
 		goto out_free;
 	}
+	retry_on_new_config(s, &set);
 	nrevs = revisions(s, &set, revs, revbuf, EG_ARRAY_SIZE(revs));
 	r = eg_rt_plan(&set, revs, nrevs, &want, &nwant);
 	if (r < 0) {

@@ -72,6 +72,9 @@ def serve(port, text):
             pass
         finally:
             c.close()
+if role == 'gateway' and not os.path.exists(os.path.dirname(sys.argv[0]) + '/gateway-ok'):
+    print('no gateway configuration', flush=True)  # as a gateway without listeners
+    sys.exit(1)
 port = 15001 if role == 'sidecar' else 8080
 threading.Thread(target=serve, args=(port, '%s of %s' % (role, os.environ['POD_NAME'])),
                  daemon=True).start()
@@ -146,6 +149,8 @@ rc=$?
 	fail loopback-pod-cidr-checked "rc=$rc: $out"
 out=$("$E" --store "$S2" cluster up --mode bridge 2>&1)
 [ $? -eq 2 ] && pass bad-mode-is-usage || fail bad-mode-is-usage "$out"
+
+touch "$W/gateway-ok"
 
 # --- up, status, idempotent up ---
 app 1
@@ -301,6 +306,27 @@ out=$(curl -s -m 2 "http://$GWIP:8080/")
 [ "$out" = "gateway of $GW" ] && pass gateway-pod-serves || fail gateway-pod-serves "'$out'"
 out=$(ec cluster internet -- sh -c 'echo internet-on-host')
 [ "$out" = internet-on-host ] && pass internet-runs-on-host || fail internet-runs-on-host "$out"
+
+# --- a crash-looping gateway starts at once when the configuration changes ---
+rm "$W/gateway-ok"
+kill -9 "$(awk -v p="$GW" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")"
+# restarts after 1 s and 2 s fail too; the next one would wait 4 s
+if wait_for 6 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q 'CrashLoopBackOff *3 '"; then
+	touch "$W/gateway-ok"
+	sleep 0.3
+	t0=$(date +%s%N)
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new-config\n  namespace: aks-istio-egress\n' |
+		ec apply -f - >/dev/null
+	if wait_for 3 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *3 '"; then
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[ $ms -le 1500 ] && pass config-change-ends-backoff || fail config-change-ends-backoff "${ms} ms"
+	else
+		fail config-change-ends-backoff "$(pods aks-istio-egress)"
+	fi
+else
+	fail config-change-ends-backoff "no crash loop: $(pods aks-istio-egress)"
+fi
+touch "$W/gateway-ok"
 
 # --- down after the supervisor was SIGKILLed ---
 app 1
