@@ -331,7 +331,9 @@ static __attribute__((unused)) int t_join(struct t_proc *p, int ms)
 		int st;
 		pid_t r;
 
-		t_wait_output(p, NULL, 10);
+		/* at EOF the read returns at once: still wait 10 ms per round */
+		if (t_wait_output(p, NULL, 10))
+			poll(NULL, 0, 10);
 		r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid) {
 			for (int k = 0; k < T_MAX_PIDS; k++)
@@ -343,7 +345,7 @@ static __attribute__((unused)) int t_join(struct t_proc *p, int ms)
 				close(p->in);
 			close(p->out);
 			p->in = p->out = -1;
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
 	}
 	return t_stop(p), -1;
