@@ -13,6 +13,8 @@ one measurement per line, first field the kind:
     stream METHOD REP WHO GBPS NOTE      (METHOD tls: HTTPS download; raw: ClientHello + bytes)
     check  WHO SCEN NAME ok|FAIL DETAIL
     note   WHO TEXT
+    prof_sys WHO REQUESTS SYSCALLS EPOLL_CTL RECV SEND EPOLL_WAIT CONTEXT_SWITCHES (per request)
+    prof_ir  WHO REQUESTS INSTRUCTIONS_PER_REQUEST (user space, callgrind)
 
 Ratios compare egressd with the better of HAProxy and nginx within the same repetition of
 the same row (the run interleaves them), never across runs."""
@@ -70,6 +72,7 @@ def main():
     loads = defaultdict(dict)  # (scen, body, conns, mode) -> {(who, rep): fields}
     row_order = []
     idle, conns, streams, checks, notes = {}, defaultdict(dict), defaultdict(dict), [], {}
+    psys, pir = {}, {}
     for r in rows:
         kind = r[0]
         if kind == "load":
@@ -90,6 +93,10 @@ def main():
             checks.append(r[1:])
         elif kind == "note":
             notes[r[1]] = r[2]
+        elif kind == "prof_sys":
+            psys[r[1]] = [num(x) for x in r[2:9]]
+        elif kind == "prof_ir":
+            pir[r[1]] = (num(r[2]), num(r[3]))
 
     out = []
     w = out.append
@@ -250,8 +257,29 @@ def main():
             w(f"| {who} | {scen} | {name} | {res}{': ' + d if d else ''} |")
         w("")
 
+    if psys or pir:
+        w("## Where the CPU goes (64 B, 50 connections)")
+        w("")
+        w("Independent of the machine's load: system calls and context switches per request "
+          "(`perf stat` tracepoints on the running proxy over a 3 s wrk run; recv = "
+          "recvfrom/read/readv/recvmsg, send = sendto/sendmsg/write/writev), and user-space "
+          "instructions per request (the proxy alone under `valgrind --tool=callgrind`, "
+          "counters zeroed once it served a first request, then a 5 s wrk run).")
+        w("")
+        w("| who | syscalls/req | epoll_ctl/req | recv/req | send/req | epoll_wait/req | "
+          "context switches/req | instructions/req (user) |")
+        w("|---|---|---|---|---|---|---|---|")
+        for who in ORDER:
+            if who not in psys and who not in pir:
+                continue
+            p = psys.get(who, [None] * 7)
+            ir = pir.get(who, (None, None))[1]
+            w(f"| {who} | {fmt(p[1], 2)} | {fmt(p[2], 2)} | {fmt(p[3], 2)} | {fmt(p[4], 2)} | "
+              f"{fmt(p[5], 3)} | {fmt(p[6], 2)} | {fmt(ir)} |")
+        w("")
     if profile:
-        w("## egressd profile (perf, cpu-clock samples, 64 B, 50 connections)")
+        w("egressd's user-space profile, instructions per request (callgrind; "
+          "`bench/tools/cgsum.py`: per request, share, function <- its main caller):")
         w("")
         w("```")
         w(profile)
