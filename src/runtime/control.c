@@ -216,6 +216,56 @@ static void clean_store(const char *store_dir)
 	eg_store_close(s);
 }
 
+/* /run/egressd-cluster/PREFIX names the store whose cluster owns the namespaces PREFIX-*
+ * (two stores with the same --prefix must not tear down each other's network). */
+#define OWNER_DIR "/run/egressd-cluster"
+
+static int owner_path(const char *prefix, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", OWNER_DIR, prefix);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int prefix_owner(const char *prefix, char *buf, size_t len)
+{
+	char path[256], *text = NULL;
+	int r = owner_path(prefix, path, sizeof(path));
+
+	if (r == 0)
+		r = rt_read_file(path, PATH_MAX, &text);
+	if (r == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		if ((size_t)snprintf(buf, len, "%s", text) >= len)
+			r = -ENAMETOOLONG;
+	}
+	free(text);
+	return r;
+}
+
+static int prefix_claim(const char *prefix, const char *store_dir)
+{
+	char path[256], text[PATH_MAX + 2];
+	int r = owner_path(prefix, path, sizeof(path));
+
+	if (r < 0)
+		return r;
+	if (mkdir(OWNER_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(text, sizeof(text), "%s\n", store_dir) >= sizeof(text))
+		return -ENAMETOOLONG;
+	return rt_write_file(path, text, 0644);
+}
+
+static void prefix_release(const char *prefix, const char *store_dir)
+{
+	char owner[PATH_MAX], path[256];
+
+	if (prefix_owner(prefix, owner, sizeof(owner)) == 0 && strcmp(owner, store_dir) == 0 &&
+	    owner_path(prefix, path, sizeof(path)) == 0)
+		(void)unlink(path);
+}
+
 void rt_cleanup(const char *store_dir, const struct eg_rt_config *cfg, int log_fd)
 {
 	struct eg_rt_state st = {0};
@@ -255,6 +305,8 @@ void rt_cleanup(const char *store_dir, const struct eg_rt_config *cfg, int log_f
 		rm_tree(path);
 	if (eg_rt_path(store_dir, "state", path, sizeof(path)) == 0)
 		(void)unlink(path);
+	if (cfg->mode == EG_RT_NETNS && geteuid() == 0)
+		prefix_release(cfg->prefix, store_dir);
 }
 
 int eg_rt_down(const char *store_dir, bool *ret_was_running, char *why, size_t whylen)
@@ -523,8 +575,26 @@ int eg_rt_up(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *w
 	/* what a supervisor that died left (with its own settings), before anything new */
 	if (eg_rt_config_load(store_dir, &old) == 0)
 		rt_cleanup(store_dir, &old, -1);
-	if (up->cfg.mode == EG_RT_NETNS)
+	if (up->cfg.mode == EG_RT_NETNS) {
+		char owner[PATH_MAX];
+
+		if (prefix_owner(up->cfg.prefix, owner, sizeof(owner)) == 0 &&
+		    strcmp(owner, store_dir) != 0 && eg_rt_running(owner, NULL) == 1) {
+			snprintf(why, whylen,
+			         "the namespace prefix %s is in use by the cluster of %.512s "
+			         "(give another --prefix)",
+			         up->cfg.prefix, owner);
+			return -EBUSY;
+		}
+		/* what is left under the prefix belongs to no running cluster */
 		rt_net_del_prefix(-1, up->cfg.prefix);
+		r = prefix_claim(up->cfg.prefix, store_dir);
+		if (r < 0) {
+			snprintf(why, whylen, "cannot write %s/%s: %s", OWNER_DIR, up->cfg.prefix,
+			         strerror(-r));
+			return r;
+		}
+	}
 	r = prepare_files(store_dir, up, why, whylen);
 	if (r < 0)
 		return r;

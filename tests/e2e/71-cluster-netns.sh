@@ -148,6 +148,12 @@ fi
 SUP=$(cut -d' ' -f1 "$S/cluster/supervisor.pid")
 ip netns list | grep -q "^$P-rtr" && ip netns list | grep -q "^$P-inet" &&
 	pass router-and-internet-namespaces || fail router-and-internet-namespaces "$(ip netns list)"
+mkdir -m 755 "$W/store2"
+out=$("$E" --store "$W/store2" cluster up --egressd "$W/fake-egressd" --prefix "$P" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -qF "prefix $P is in use by the cluster of $S " <<<"$out" &&
+	ip netns list | grep -q "^$P-rtr" && pass prefix-owned-by-one-cluster ||
+	fail prefix-owned-by-one-cluster "rc=$rc: $out"
 pfx=$(ec get sgc asm-egress-sgc -n aks-istio-egress -o 'jsonpath={.status.egressIpPrefix}')
 [[ "$pfx" == 198.18.24[0-9].* || "$pfx" == 198.18.25[0-5].* ]] && pass netns-egress-pool ||
 	fail netns-egress-pool "'$pfx' (expected from 198.18.240.0/20)"
@@ -239,6 +245,7 @@ no_leftovers() {
 	ip netns list | grep -q "^$P-" && what+=" netns"
 	ls /etc/netns 2>/dev/null | grep -q "^$P-" && what+=" etc-netns"
 	ip -o link | grep -q " $P-" && what+=" links"
+	[ -e "/run/egressd-cluster/$P" ] && what+=" owner-file"
 	nft list ruleset 2>/dev/null | grep -q "egressd_" && what+=" host-nft"
 	pgrep -f -- "--store $S " >/dev/null && what+=" processes"
 	[ -n "$SITE" ] && kill -0 "$SITE" 2>/dev/null && what+=" site"
