@@ -623,6 +623,28 @@ static bool name_taken(struct sup *s, const struct eg_resource_set *set, const c
 	return s->cfg.mode == EG_RT_NETNS && access(path, F_OK) == 0;
 }
 
+/* loopback mode shares 127.0.0.0/8 with everything on the host (another cluster, a test):
+ * an address whose proxy ports are taken is not a free pod address. */
+static bool address_busy(uint32_t ip)
+{
+	static const uint16_t ports[] = {EG_RT_OUTBOUND_PORT, EG_RT_HEALTH_PORT, 15000, 15090,
+	                                 8080};
+	bool busy = false;
+
+	for (size_t i = 0; i < EG_ARRAY_SIZE(ports) && !busy; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_port = htons(ports[i]),
+		                         .sin_addr.s_addr = htonl(ip)};
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return false;
+		busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == EADDRINUSE;
+		(void)close(fd);
+	}
+	return busy;
+}
+
 static int free_slot(struct sup *s, uint32_t *ret)
 {
 	uint32_t n = eg_rt_slots(&s->pods_net);
@@ -632,6 +654,8 @@ static int free_slot(struct sup *s, uint32_t *ret)
 
 		for (size_t i = 0; i < s->npods && !used; i++)
 			used = s->pods[i]->slot == slot;
+		if (!used && s->cfg.mode == EG_RT_LOOPBACK)
+			used = address_busy(eg_rt_slot_ip(&s->pods_net, slot));
 		if (!used) {
 			*ret = slot;
 			return 0;

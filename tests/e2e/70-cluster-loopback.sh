@@ -19,6 +19,7 @@ PODS=127.$O2.$O3.0/25
 POOL=127.$O2.$O3.128/25
 ec() { "$E" --store "$S" "$@"; }
 cleanup() {
+	[ -n "${BUSY:-}" ] && kill "$BUSY" 2>/dev/null
 	ec cluster down >/dev/null 2>&1
 	[ -n "${S2:-}" ] && "$E" --store "$S2" cluster down >/dev/null 2>&1
 	rm -rf "$W"
@@ -155,6 +156,10 @@ touch "$W/gateway-ok"
 # --- up, status, idempotent up ---
 app 1
 printf '127.%d.%d.200 edition.cnn.com\n' "$O2" "$O3" >"$W/hosts"
+# someone else already serves on the range's first address: the first pod must skip it
+python3 -m http.server --bind "127.$O2.$O3.2" 15021 >/dev/null 2>&1 &
+BUSY=$!
+wait_for 5 curl -s -m 1 -o /dev/null "http://127.$O2.$O3.2:15021/"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/corp.key" \
 	-out "$W/corp.pem" -days 2 -subj "/CN=corporate root $O2.$O3" 2>/dev/null
 out=$(ec cluster up --mode loopback --egressd "$W/fake-egressd" --hosts-file "$W/hosts" \
@@ -189,7 +194,9 @@ POD=$(ec get pods -n demo -l app=curl -o 'jsonpath={.items..metadata.name}')
 [[ "$POD" =~ ^curl-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$ ]] &&
 	pass pod-name-like-kubernetes || fail pod-name-like-kubernetes "'$POD'"
 IP=$(ec get pod "$POD" -n demo -o 'jsonpath={.status.podIP}')
-[[ "$IP" == 127.$O2.$O3.* ]] && pass pod-ip-from-range || fail pod-ip-from-range "$IP"
+[ "$IP" = "127.$O2.$O3.3" ] && pass pod-ip-skips-busy-address || fail pod-ip-skips-busy-address "$IP"
+kill "$BUSY"
+wait "$BUSY" 2>/dev/null
 ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
 [ "$ann" = "$IP" ] && pass service-pod-addresses || fail service-pod-addresses "'$ann' != '$IP'"
 if openssl x509 -in "$S/cluster/pods/$POD/certs/cert.pem" -noout -ext subjectAltName 2>/dev/null |
