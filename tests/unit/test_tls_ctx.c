@@ -844,3 +844,99 @@ EG_TEST(preloaded_client_hello_is_fed_first)
 	eg_tls_client_unref(c);
 	eg_tls_server_unref(s);
 }
+
+struct relay_run {
+	struct eg_net_relay r;
+	struct eg_net_relay_result res;
+	bool done;
+};
+
+static void relay_done(struct eg_net_relay *r, const struct eg_net_relay_result *res, void *data)
+{
+	struct relay_run *rr = data;
+
+	(void)r;
+	rr->res = *res;
+	rr->done = true;
+}
+
+/* The engine's relay over a terminated TLS connection (its copy path): 200 KB and a
+ * close_notify one way, a reply and a FIN the other way, counted and in order. */
+EG_TEST(relay_moves_bytes_between_tls_and_tcp)
+{
+	struct eg_tls_server *s;
+	struct eg_tls_client *c;
+	struct eg_loop *loop;
+	struct relay_run rr = {0};
+	struct pair p;
+	struct eg_io plain;
+	size_t big = 200000, sent = 0, got = 0;
+	char *src = malloc(big), *dst = malloc(big), reply[16];
+	bool shut = false, eof = false;
+	int sb[2];
+
+	for (size_t i = 0; i < big; i++)
+		src[i] = (char)(i % 253);
+	simple_pair(&p, &s, &c);
+	EG_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb), 0);
+	EG_ASSERT_EQ(eg_loop_new(&loop), 0);
+	eg_io_tcp_init(&plain, sb[0]);
+	EG_ASSERT_EQ(eg_net_relay_start(&rr.r, loop, &p.srv, &plain, NULL, relay_done, &rr), 0);
+	memset(&p.srv, 0, sizeof(p.srv)); /* the relay's now */
+	for (int i = 0; i < 20000 && !eof; i++) {
+		if (sent < big) {
+			struct iovec iov = {src + sent, big - sent};
+			ssize_t n = p.cli.ops->send(&p.cli, &iov, 1);
+
+			EG_ASSERT(n > 0 || n == -EAGAIN);
+			if (n > 0)
+				sent += (size_t)n;
+		} else if (!shut) {
+			int r = p.cli.ops->shutdown_write(&p.cli);
+
+			EG_ASSERT(r == 0 || r == -EAGAIN);
+			shut = r == 0;
+		}
+		EG_ASSERT_EQ(eg_loop_run(loop, EG_LOOP_NOWAIT), 0);
+		ssize_t n = read(sb[1], dst + got, big - got);
+
+		if (n > 0)
+			got += (size_t)n;
+		if (n == 0)
+			eof = true;
+		if (n < 0)
+			poll(NULL, 0, 1);
+	}
+	EG_ASSERT(eof);
+	EG_ASSERT_EQ(got, big);
+	EG_ASSERT_EQ(memcmp(src, dst, big), 0);
+	/* the other way: a reply and a FIN become TLS records and a close_notify */
+	EG_ASSERT_EQ(write(sb[1], "reply", 5), 5);
+	EG_ASSERT_EQ(shutdown(sb[1], SHUT_WR), 0);
+	size_t rgot = 0;
+	for (int i = 0; i < 2000 && !rr.done; i++) {
+		EG_ASSERT_EQ(eg_loop_run(loop, EG_LOOP_NOWAIT), 0);
+		if (rgot < 5) {
+			ssize_t n = p.cli.ops->recv(&p.cli, reply + rgot, 5 - rgot);
+
+			if (n > 0)
+				rgot += (size_t)n;
+		}
+		poll(NULL, 0, 1);
+	}
+	EG_ASSERT_EQ(rgot, 5);
+	EG_ASSERT_EQ(memcmp(reply, "reply", 5), 0);
+	EG_ASSERT_EQ(t_recv_eof(&p.cli, 2000), 0);
+	EG_ASSERT(rr.done);
+	EG_ASSERT_EQ(rr.res.status, 0);
+	EG_ASSERT_EQ(rr.res.bytes[EG_NET_RELAY_A], big);
+	EG_ASSERT_EQ(rr.res.bytes[EG_NET_RELAY_B], 5);
+	EG_ASSERT(!rr.res.spliced);
+	pair_close(&p);
+	close(sb[1]);
+	loop = eg_loop_free(loop);
+	eg_tls_client_unref(c);
+	eg_tls_server_unref(s);
+	free(src);
+	free(dst);
+}
