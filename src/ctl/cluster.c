@@ -89,9 +89,11 @@ static int resolve_egressd(const char *given, char *out, size_t len)
 	return resolve_egressd(real, out, len);
 }
 
-/* --egress-pool, or the mode's own pool when the current one cannot work in this mode (a
- * 127.x prefix cannot be routed between namespaces). */
-static int set_egress_pool(const char *store_dir, enum eg_rt_mode mode, const char *pool)
+/* The management plane's settings (docs/reference/mesh.md): --egress-pool, or the mode's
+ * own pool when the current one cannot work in this mode (a 127.x prefix cannot be routed
+ * between namespaces); --revision as the mesh's revision, unless an upgrade runs. */
+static int apply_settings(const char *store_dir, enum eg_rt_mode mode, const char *pool,
+                          const char *rev)
 {
 	struct eg_mesh_settings st;
 	struct eg_store *s = NULL;
@@ -113,11 +115,35 @@ static int set_egress_pool(const char *store_dir, enum eg_rt_mode mode, const ch
 		pool = EG_RT_NETNS_POOL;
 	if (!pool && mode == EG_RT_LOOPBACK && !lo)
 		pool = EG_RT_LOOPBACK_POOL;
-	if (!pool || strcmp(pool, st.egress_pool) == 0)
+	if (pool && strcmp(pool, st.egress_pool) == 0)
+		pool = NULL;
+	if (rev) {
+		bool listed = false;
+
+		for (size_t i = 0; i < st.nrevisions; i++)
+			listed |= strcmp(st.revisions[i], rev) == 0;
+		if (!listed && st.nrevisions > 1) {
+			eg_ctl_err(
+			        "--revision %s: an upgrade from %s to %s is in progress (egressctl "
+			        "mesh upgrade complete|rollback first)",
+			        rev, st.revisions[0], st.revisions[1]);
+			r = -EBUSY;
+			goto out_close;
+		}
+		if (listed)
+			rev = NULL;
+	}
+	if (!pool && !rev)
 		goto out_close;
-	if ((size_t)snprintf(st.egress_pool, sizeof(st.egress_pool), "%s", pool) >=
-	    sizeof(st.egress_pool)) {
+	if (pool && (size_t)snprintf(st.egress_pool, sizeof(st.egress_pool), "%s", pool) >=
+	                    sizeof(st.egress_pool)) {
 		eg_ctl_err("--egress-pool %s: too long", pool);
+		r = -EINVAL;
+		goto out_close;
+	}
+	if (rev && (size_t)snprintf(st.revisions[0], sizeof(st.revisions[0]), "%s", rev) >=
+	                   sizeof(st.revisions[0])) {
+		eg_ctl_err("--revision %s: too long", rev);
 		r = -EINVAL;
 		goto out_close;
 	}
@@ -229,7 +255,7 @@ static int cluster_up(struct eg_ctl *ctl, int argc, char **argv)
 		printf("cluster is already running (supervisor pid %ld)\n", (long)pid);
 		return EG_EXIT_OK;
 	}
-	if (set_egress_pool(store, m, pool) < 0)
+	if (apply_settings(store, m, pool, rev) < 0)
 		return EG_EXIT_REFUSED;
 	r = eg_rt_up(store, &up, &pid, why, sizeof(why));
 	if (r == -EALREADY) {

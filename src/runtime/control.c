@@ -180,6 +180,7 @@ static int strip_addresses(struct eg_node *root, void *ctx)
 static void clean_store(const char *store_dir)
 {
 	const struct eg_kind *pk = eg_kind_lookup("pods"), *sk = eg_kind_lookup("services");
+	const struct eg_kind *dk = eg_kind_lookup("deployments");
 	struct eg_resource_set set;
 	struct eg_store *s = NULL;
 	struct eg_diag d;
@@ -210,6 +211,15 @@ static void clean_store(const char *store_dir)
 				(void)eg_store_modify(s, sk, set.v[i]->ns, set.v[i]->name,
 				                      strip_addresses, NULL, &d);
 		}
+	}
+	eg_resource_set_done(&set);
+	/* no pods, no ready replicas: the status the cluster wrote goes */
+	eg_resource_set_init(&set);
+	if (dk && eg_store_list(s, dk, NULL, &set, &d) >= 0) {
+		for (size_t i = 0; i < set.n; i++)
+			if (eg_node_get(set.v[i]->root, "status"))
+				(void)eg_store_set_status(s, dk, set.v[i]->ns, set.v[i]->name, NULL,
+				                          &d);
 	}
 	eg_resource_set_done(&set);
 	eg_diag_done(&d);

@@ -65,6 +65,12 @@ struct pod {
 	char status_key[512]; /* what the stored status says, to write only changes */
 };
 
+struct deploy_ref {
+	char ns[64];
+	char name[254];
+	unsigned replicas;
+};
+
 struct sup {
 	const char *store_dir;
 	struct eg_rt_config cfg;
@@ -79,7 +85,10 @@ struct sup {
 	char firewall[4096];
 	bool state_dirty, base_up, resync;
 	uint64_t last_reconcile;
-	uint64_t config_print; /* config_fingerprint() of the last reconcile */
+	uint64_t config_print;      /* config_fingerprint() of the last reconcile */
+	struct deploy_ref *deploys; /* the Deployments that have pods, from the last reconcile */
+	size_t ndeploys;
+	uint64_t deploy_print; /* what their stored status says (deploy_status_print) */
 };
 
 static uint64_t now_ms(void)
@@ -742,7 +751,8 @@ static int create_pod(struct sup *s, const struct eg_rt_want *w, const struct eg
 	eg_log_info("pod %s/%s: creating (%s of deployment %s, %s)", p->ns, p->name,
 	            eg_rt_role_name(p->role), p->deploy, p->ip);
 	if (w->role == EG_RT_ROLE_GATEWAY && !w->prefix)
-		eg_log_warn("pod %s/%s: StaticGatewayConfiguration %s has no egressIpPrefix yet",
+		eg_log_warn("pod %s/%s: StaticGatewayConfiguration %s has no egressIpPrefix yet: "
+		            "the pod waits for it",
 		            p->ns, p->name, w->sgc);
 	if (p->role != EG_RT_ROLE_NONE)
 		(void)issue_cert(s, p);
@@ -762,7 +772,9 @@ static int create_pod(struct sup *s, const struct eg_rt_want *w, const struct eg
 		return r;
 	}
 	p->stored = true;
-	if (p->role != EG_RT_ROLE_NONE) {
+	/* as on AKS, a gateway pod waits in ContainerCreating until its SGC has a prefix (the
+	 * prefix is part of the template hash: its arrival brings a new pod that starts) */
+	if (p->role != EG_RT_ROLE_NONE && !(p->role == EG_RT_ROLE_GATEWAY && !p->prefix[0])) {
 		r = spawn(s, p);
 		if (r < 0)
 			p->restart_at = now_ms() + EG_RT_BACKOFF_MIN_MS;
@@ -1016,6 +1028,83 @@ static void retry_on_new_config(struct sup *s, const struct eg_resource_set *set
 	}
 }
 
+static void remember_deploys(struct sup *s, const struct eg_rt_want *want, size_t n)
+{
+	struct deploy_ref *v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(v[i].ns, sizeof(v[i].ns), "%s", want[i].deploy->ns);
+		snprintf(v[i].name, sizeof(v[i].name), "%s", want[i].deploy->name);
+		v[i].replicas = want[i].replicas;
+	}
+	free(s->deploys);
+	s->deploys = v;
+	s->ndeploys = n;
+	s->deploy_print = 0; /* the set may differ: write (unchanged statuses cost no write) */
+}
+
+static void deploy_counts(const struct sup *s, const struct deploy_ref *d, unsigned *ret_have,
+                          unsigned *ret_ready)
+{
+	*ret_have = *ret_ready = 0;
+	for (size_t i = 0; i < s->npods; i++) {
+		const struct pod *p = s->pods[i];
+
+		if (p->gone || strcmp(p->ns, d->ns) != 0 || strcmp(p->deploy, d->name) != 0)
+			continue;
+		(*ret_have)++;
+		if (p->role == EG_RT_ROLE_NONE || (p->pid && p->ready))
+			(*ret_ready)++;
+	}
+}
+
+/* Deployments get kubectl's READY/UP-TO-DATE/AVAILABLE from their pods, written when the
+ * counts change. */
+static void update_deploy_status(struct sup *s)
+{
+	const struct eg_kind *dk = eg_kind_lookup("deployments");
+	uint64_t print = 1;
+	bool ok = true;
+
+	for (size_t i = 0; i < s->ndeploys; i++) {
+		unsigned have, ready;
+
+		deploy_counts(s, &s->deploys[i], &have, &ready);
+		print = print * 1000003 + ((uint64_t)have << 20 | ready) + i;
+	}
+	if (!dk || print == s->deploy_print)
+		return;
+	for (size_t i = 0; i < s->ndeploys; i++) {
+		struct eg_node **docs = NULL;
+		size_t ndocs = 0;
+		unsigned have, ready;
+		struct eg_diag d;
+		char text[512];
+		int r;
+
+		deploy_counts(s, &s->deploys[i], &have, &ready);
+		snprintf(text, sizeof(text),
+		         "replicas: %u\nupdatedReplicas: %u\nreadyReplicas: %u\navailableReplicas: "
+		         "%u\n",
+		         have, have, ready, ready);
+		eg_diag_init(&d);
+		r = eg_yaml_load("status", text, strlen(text), &d, &docs, &ndocs);
+		if (r == 0 && ndocs == 1)
+			r = eg_store_set_status(s->store, dk, s->deploys[i].ns, s->deploys[i].name,
+			                        docs[0], &d);
+		if (r < 0 && r != -ENOENT)
+			ok = false;
+		for (size_t k = 0; k < ndocs; k++)
+			eg_node_free(docs[k]);
+		free(docs);
+		eg_diag_done(&d);
+	}
+	if (ok)
+		s->deploy_print = print;
+}
+
 static void reconcile(struct sup *s)
 {
 	struct eg_resource_set set;
@@ -1092,6 +1181,7 @@ static void reconcile(struct sup *s)
 			have++;
 		}
 	}
+	remember_deploys(s, want, nwant);
 	update_services(s, &set);
 	update_firewall(s, &set);
 out_free:
@@ -1171,6 +1261,7 @@ static int run_timers(struct sup *s)
 			next = EG_MIN(next, p->next_probe);
 		update_status(s, p);
 	}
+	update_deploy_status(s);
 	if (s->state_dirty)
 		write_state(s);
 	now = now_ms();
@@ -1306,6 +1397,7 @@ out_close:
 	for (size_t i = 0; i < s->npods; i++)
 		pod_free(s->pods[i]);
 	free(s->pods);
+	free(s->deploys);
 	free(s->hosts_text);
 	eg_tls_ca_free(s->ca);
 	if (s->watch_fd >= 0)

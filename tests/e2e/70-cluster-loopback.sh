@@ -247,6 +247,8 @@ NEWPID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
 # --- scaling ---
 app 3
 wait_for 5 pod_count 3 demo "2/2 *Running" && pass scale-up-3 || fail scale-up-3 "$(pods)"
+deploy_ready() { ec get deploy curl -n demo | grep -q "^curl *$1 "; }
+wait_for 3 deploy_ready 3/3 && pass deployment-status-ready || fail deployment-status-ready "$(ec get deploy -n demo)"
 ann=$(ec get svc curl -n demo -o 'jsonpath={.metadata.annotations.egressd\.io/pod-addresses}')
 [ "$(tr ',' '\n' <<<"$ann" | wc -l)" -eq 3 ] && pass service-addresses-follow-scale ||
 	fail service-addresses-follow-scale "$ann"
@@ -313,6 +315,37 @@ out=$(curl -s -m 2 "http://$GWIP:8080/")
 [ "$out" = "gateway of $GW" ] && pass gateway-pod-serves || fail gateway-pod-serves "'$out'"
 out=$(ec cluster internet -- sh -c 'echo internet-on-host')
 [ "$out" = internet-on-host ] && pass internet-runs-on-host || fail internet-runs-on-host "$out"
+
+# --- a gateway pod waits in ContainerCreating until its SGC has a prefix ---
+cat <<'EOF' | ec apply -f - >/dev/null
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: late-gw
+  namespace: aks-istio-egress
+spec:
+  template:
+    metadata:
+      labels:
+        istio: late-gw
+      annotations:
+        kubernetes.azure.com/static-gateway-configuration: late-sgc
+    spec:
+      containers:
+      - name: istio-proxy
+EOF
+if wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '^late-gw-.* 0/1 *ContainerCreating'" &&
+	! pgrep -f -- "--store $S --role gateway --name late-gw " >/dev/null; then
+	pass gateway-waits-for-prefix
+else
+	fail gateway-waits-for-prefix "$(pods aks-istio-egress)"
+fi
+printf 'apiVersion: egressgateway.kubernetes.azure.com/v1alpha1\nkind: StaticGatewayConfiguration\nmetadata:\n  name: late-sgc\n  namespace: aks-istio-egress\nspec:\n  gatewayNodepoolName: gwpool\n' |
+	ec apply -f - >/dev/null
+wait_for 5 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '^late-gw-.* 1/1 *Running'" &&
+	[ "$(pods aks-istio-egress | grep -c '^late-gw-')" -eq 1 ] && pass gateway-starts-with-prefix ||
+	fail gateway-starts-with-prefix "$(pods aks-istio-egress)"
+ec delete deployment late-gw -n aks-istio-egress >/dev/null
 
 # --- a crash-looping gateway starts at once when the configuration changes ---
 rm "$W/gateway-ok"
