@@ -284,6 +284,7 @@ void up_release(struct uconn *u, bool reuse, uint64_t idle_ms, uint32_t max_req)
 struct uconn *up_connect(struct pworker *pw, struct upool *p, const struct eg_cluster *cl,
                          eg_net_connect_cb cb, void *data, int *err, const char **why);
 void up_close(struct uconn *u);
+void up_pools_close_idle(struct pworker *pw);
 void up_pools_free(struct pworker *pw);
 uint64_t up_connect_timeout(const struct eg_cluster *cl);
 const char *up_errno_reason(int err);

@@ -353,6 +353,16 @@ struct uconn *up_connect(struct pworker *pw, struct upool *p, const struct eg_cl
 	return u;
 }
 
+void up_pools_close_idle(struct pworker *pw)
+{
+	if (!pw->pools)
+		return;
+	for (size_t i = 0; i < POOL_SLOTS; i++)
+		for (struct upool *p = pw->pools[i]; p; p = p->next)
+			while (p->idle)
+				up_close(p->idle);
+}
+
 void up_pools_free(struct pworker *pw)
 {
 	if (!pw->pools)

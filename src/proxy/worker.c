@@ -180,7 +180,8 @@ void proxy_worker_drain(struct eg_worker *w, void *data)
 		nx = d->next;
 		dconn_drain(d);
 	}
-	up_pools_free(pw);
+	/* idle upstream connections go now; pools stay until fini (requests hold them) */
+	up_pools_close_idle(pw);
 }
 
 void proxy_worker_fini(struct eg_worker *w, void *data)
