@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -319,7 +320,7 @@ void rt_cleanup(const char *store_dir, const struct eg_rt_config *cfg, int log_f
 		prefix_release(cfg->prefix, store_dir);
 }
 
-int eg_rt_down(const char *store_dir, bool *ret_was_running, char *why, size_t whylen)
+static int down_locked(const char *store_dir, bool *ret_was_running, char *why, size_t whylen)
 {
 	struct eg_rt_config cfg;
 	char path[EG_RT_PATH_MAX];
@@ -557,7 +558,8 @@ static void EG_NORETURN daemon_main(const char *store_dir, int ready_fd)
 	exit(r);
 }
 
-int eg_rt_up(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *why, size_t whylen)
+static int up_locked(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *why,
+                     size_t whylen)
 {
 	struct eg_rt_config old;
 	char path[EG_RT_PATH_MAX], text[8192], msg[512] = "";
@@ -665,4 +667,62 @@ int eg_rt_up(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *w
 		return -EIO;
 	}
 	return 0;
+}
+
+/* `cluster up` and `cluster down` of one store run one at a time (two ups racing would
+ * start two supervisors). The lock is STORE/cluster/control.lock; the daemon does not keep
+ * it. Returns the descriptor holding it, or -errno. */
+static int control_lock(const char *store_dir, char *why, size_t whylen)
+{
+	char path[EG_RT_PATH_MAX];
+	int fd, r = eg_rt_path(store_dir, "", path, sizeof(path));
+
+	if (r == 0 && mkdir(path, 0755) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r == 0)
+		r = eg_rt_path(store_dir, "control.lock", path, sizeof(path));
+	if (r < 0) {
+		snprintf(why, whylen, "cannot create %s/%s: %s", store_dir, EG_RT_DIR,
+		         strerror(-r));
+		return r;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			(void)close(fd);
+			snprintf(why, whylen, "cannot lock %s: %s", path, strerror(-r));
+			return r;
+		}
+	}
+	return fd;
+}
+
+int eg_rt_up(const char *store_dir, struct eg_rt_up *up, pid_t *ret_pid, char *why, size_t whylen)
+{
+	int fd = control_lock(store_dir, why, whylen), r;
+
+	if (fd < 0)
+		return fd;
+	r = up_locked(store_dir, up, ret_pid, why, whylen);
+	(void)close(fd);
+	return r;
+}
+
+int eg_rt_down(const char *store_dir, bool *ret_was_running, char *why, size_t whylen)
+{
+	int fd, r;
+
+	*ret_was_running = false;
+	fd = control_lock(store_dir, why, whylen);
+	if (fd < 0)
+		return fd;
+	r = down_locked(store_dir, ret_was_running, why, whylen);
+	(void)close(fd);
+	return r;
 }

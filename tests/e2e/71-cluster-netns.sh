@@ -351,4 +351,10 @@ if egressd_serves; then
 else
 	echo "note: $D does not serve /healthz/ready yet: real-egressd part skipped" >&2
 fi
+# the supervisor ran under the sanitizers (the ASan egressctl): nothing may have fired
+if grep -q "Sanitizer\|runtime error:" "$S/cluster/supervisor.log"; then
+	fail supervisor-sanitizers "$(grep -m3 "Sanitizer\|runtime error:" "$S/cluster/supervisor.log")"
+else
+	pass supervisor-sanitizers
+fi
 exit 0
