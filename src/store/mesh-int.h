@@ -35,10 +35,9 @@ int eg_mesh_del_file(struct eg_mesh_ctx *m, const char *dir, const char *name);
 /* Reads DIR/mesh/@rel into @buf (NUL-terminated, at most @len - 1 bytes). The length,
  * -ENOENT, -EFBIG or -errno. */
 int eg_mesh_get_file(struct eg_mesh_ctx *m, const char *rel, char *buf, size_t len);
-/* Sorted names in DIR/mesh/@rel (no dot files). *ret_names NULL-free with
- * eg_mesh_names_free. A missing directory is empty. 0 or -errno. */
+/* Sorted names in DIR/mesh/@rel (no dot files), freed with eg_file_names_free (core/file.h).
+ * A missing directory is empty. 0 or -errno. */
 int eg_mesh_names(struct eg_mesh_ctx *m, const char *rel, char ***ret_names, size_t *ret_n);
-void eg_mesh_names_free(char **names, size_t n);
 
 /* --- IPv4 (mesh_alloc.c) --- */
 

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "store/mesh-int.h"
 
 /* --- settings --- */
@@ -422,10 +423,10 @@ static int gateway_count(struct eg_mesh_ctx *m, size_t *ret)
 
 		snprintf(rel, sizeof(rel), "%s/%s", MESH_GW_DIR, nss[i]);
 		r = eg_mesh_names(m, rel, &names, &n);
-		eg_mesh_names_free(names, n);
+		eg_file_names_free(names, n);
 		total += n;
 	}
-	eg_mesh_names_free(nss, nns);
+	eg_file_names_free(nss, nns);
 	*ret = total;
 	return r;
 }
@@ -459,9 +460,9 @@ static int gateway_list_locked(struct eg_mesh_ctx *m, struct eg_mesh_gateway **r
 			if (gateway_read(m, nss[i], names[j], &v[n]))
 				n++;
 		}
-		eg_mesh_names_free(names, nn);
+		eg_file_names_free(names, nn);
 	}
-	eg_mesh_names_free(nss, nns);
+	eg_file_names_free(nss, nns);
 	if (r < 0) {
 		free(v);
 		return r;

@@ -1,7 +1,6 @@
 /* src/store/mesh_alloc.c: the management plane's own files (DIR/mesh) and what it hands
  * out: ClusterIPs from the service CIDR and StaticGatewayConfiguration prefixes from the
  * egress pool. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "store/mesh-int.h"
 
 const struct eg_kind *eg_mesh_kind(const char *name)
@@ -61,7 +61,7 @@ int eg_mesh_ctx_open(struct eg_store *s, int how, struct eg_mesh_ctx *m)
 				snprintf(rel, sizeof(rel), "%s/%s", MESH_TMP_DIR, names[i]);
 				(void)unlinkat(m->fd, rel, 0);
 			}
-			eg_mesh_names_free(names, n);
+			eg_file_names_free(names, n);
 		}
 	}
 	return 0;
@@ -80,97 +80,19 @@ void eg_mesh_ctx_close(struct eg_mesh_ctx *m)
 	m->fd = -1;
 }
 
-static int fsync_at(int dirfd, const char *rel)
-{
-	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
-}
-
-/* mkdir -p of @rel (below DIR/mesh), syncing the parent of each directory it makes. */
-static int mkdirs(struct eg_mesh_ctx *m, const char *rel)
-{
-	char path[STORE_PATH_MAX];
-	size_t n = strlen(rel);
-
-	if (n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, rel, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		char *slash;
-		int r;
-
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdirat(m->fd, path, STORE_DIR_MODE) == 0) {
-			slash = strrchr(path, '/');
-			if (slash) {
-				*slash = '\0';
-				r = fsync_at(m->fd, path);
-				*slash = '/';
-			} else {
-				r = fsync_at(m->fd, ".");
-			}
-			if (r < 0)
-				return r;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		if (i < n)
-			path[i] = '/';
-	}
-	return 0;
-}
-
 int eg_mesh_put_file(struct eg_mesh_ctx *m, const char *dir, const char *name, const char *data)
 {
 	char tmp[64], rel[STORE_PATH_MAX];
-	size_t len = strlen(data), off = 0;
-	int fd, r;
+	int r;
 
 	if (snprintf(rel, sizeof(rel), "%s/%s", dir, name) >= (int)sizeof(rel))
 		return -ENAMETOOLONG;
-	r = mkdirs(m, dir);
+	r = eg_file_mkdirs_synced_at(m->fd, dir, STORE_DIR_MODE);
 	if (r < 0)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s/%ld.%u", MESH_TMP_DIR, (long)getpid(), m->tmp_seq++);
-	fd = openat(m->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			goto out_unlink;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0 || renameat(m->fd, tmp, m->fd, rel) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	return fsync_at(m->fd, dir);
-out_unlink:
-	if (fd >= 0)
-		(void)close(fd);
-	(void)unlinkat(m->fd, tmp, 0);
-	return r;
+	r = eg_file_replace_at(m->fd, tmp, rel, data, strlen(data), STORE_FILE_MODE);
+	return r < 0 ? r : eg_file_fsync_dir_at(m->fd, dir);
 }
 
 int eg_mesh_del_file(struct eg_mesh_ctx *m, const char *dir, const char *name)
@@ -181,101 +103,31 @@ int eg_mesh_del_file(struct eg_mesh_ctx *m, const char *dir, const char *name)
 		return -ENAMETOOLONG;
 	if (unlinkat(m->fd, rel, 0) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	return fsync_at(m->fd, dir);
+	return eg_file_fsync_dir_at(m->fd, dir);
 }
 
 int eg_mesh_get_file(struct eg_mesh_ctx *m, const char *rel, char *buf, size_t len)
 {
-	int fd = openat(m->fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	size_t got = 0;
-	int r = 0;
+	struct eg_buf b = EG_BUF_INIT(len - 1);
+	int r = eg_file_read_at(m->fd, rel, EG_FILE_NOFOLLOW, len - 1, &b);
 
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (got + 1 >= len) {
-			char probe;
-
-			n = read(fd, &probe, 1);
-			r = n > 0 ? -EFBIG : n < 0 ? -errno : 0;
-			break;
-		}
-		n = read(fd, buf + got, len - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : 0;
-			break;
-		}
-		got += (size_t)n;
+	buf[0] = '\0';
+	if (r == 0) {
+		memcpy(buf, eg_buf_cstr(&b), b.len + 1);
+		r = (int)b.len;
 	}
-	(void)close(fd);
-	buf[got] = '\0';
-	return r < 0 ? r : (int)got;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void eg_mesh_names_free(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	eg_buf_done(&b);
+	return r;
 }
 
 int eg_mesh_names(struct eg_mesh_ctx *m, const char *rel, char ***ret_names, size_t *ret_n)
 {
-	int fd = openat(m->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *dir;
-	int r = 0;
+	int r;
 
 	*ret_names = NULL;
 	*ret_n = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		r = -errno;
-		(void)close(fd);
-		return r;
-	}
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*nn));
-
-			if (!nn) {
-				r = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		names[n] = strdup(e->d_name);
-		if (!names[n]) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(dir);
-	if (r < 0) {
-		eg_mesh_names_free(names, n);
-		return r;
-	}
-	if (n > 1)
-		qsort(names, n, sizeof(*names), name_cmp);
-	*ret_names = names;
-	*ret_n = n;
-	return 0;
+	r = eg_file_list_at(m->fd, rel, ret_names, ret_n);
+	return r == -ENOENT ? 0 : r;
 }
 
 /* --- IPv4 --- */
@@ -435,7 +287,7 @@ void eg_mesh_ip_release_ns(struct eg_mesh_ctx *m, const char *ns)
 		    split_owner(owner, &ons, &oname) && strcmp(ons, ns) == 0)
 			(void)eg_mesh_del_file(m, MESH_IP_DIR, names[i]);
 	}
-	eg_mesh_names_free(names, n);
+	eg_file_names_free(names, n);
 }
 
 int eg_mesh_ip_claim(struct eg_mesh_ctx *m, const struct eg_ip4net *cidr, const char *ip,

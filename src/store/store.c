@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/str.h"
 #include "store/store-int.h"
 
@@ -107,45 +108,7 @@ void eg_store_unlock(struct eg_store *s)
 
 int eg_store_read_file(struct eg_store *s, const char *rel, struct eg_buf *out)
 {
-	int fd = openat(s->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		size_t chunk = EG_MIN((size_t)65536, out->max - out->len);
-		char probe;
-		ssize_t n;
-
-		if (out->len > EG_MODEL_MAX_FILE_BYTES) {
-			r = -EFBIG;
-			break;
-		}
-		if (chunk == 0) {
-			/* the buffer is full: anything more is too much */
-			n = read(fd, &probe, 1);
-			if (n < 0 && errno == EINTR)
-				continue;
-			r = n > 0 ? -EFBIG : n < 0 ? -errno : 0;
-			break;
-		}
-		r = eg_buf_reserve(out, chunk);
-		if (r < 0)
-			break;
-		n = read(fd, out->data + out->len, chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		out->data[out->len] = '\0';
-	}
-	(void)close(fd);
-	return r;
+	return eg_file_read_at(s->dirfd, rel, EG_FILE_NOFOLLOW, EG_MODEL_MAX_FILE_BYTES, out);
 }
 
 int eg_store_read_object(struct eg_store *s, const char *rel, struct eg_resource **ret,
@@ -213,58 +176,15 @@ int eg_store_read_generation(struct eg_store *s, uint64_t *ret)
 
 int eg_store_fsync_dir(struct eg_store *s, const char *rel)
 {
-	int fd = openat(s->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return eg_file_fsync_dir_at(s->dirfd, rel);
 }
 
 int eg_store_write_file(struct eg_store *s, const char *rel, const char *data, size_t len)
 {
 	char tmp[64];
-	size_t off = 0;
-	int fd, r = 0;
 
 	snprintf(tmp, sizeof(tmp), "tmp/%ld.%u", (long)getpid(), s->tmp_seq++);
-	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out_unlink;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto out_unlink;
-	}
-	fd = -1;
-	if (renameat(s->dirfd, tmp, s->dirfd, rel) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	return 0;
-out_unlink:
-	if (fd >= 0)
-		(void)close(fd);
-	(void)unlinkat(s->dirfd, tmp, 0);
-	return r;
+	return eg_file_replace_at(s->dirfd, tmp, rel, data, len, STORE_FILE_MODE);
 }
 
 int eg_store_write_generation(struct eg_store *s, uint64_t gen)
@@ -278,37 +198,7 @@ int eg_store_write_generation(struct eg_store *s, uint64_t gen)
 
 int eg_store_mkdirs(struct eg_store *s, const char *rel)
 {
-	char path[STORE_PATH_MAX];
-	size_t n = strlen(rel);
-
-	if (n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, rel, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdirat(s->dirfd, path, STORE_DIR_MODE) == 0) {
-			/* a new directory entry is durable only once its parent is synced */
-			char *slash = strrchr(path, '/');
-			int r;
-
-			if (slash) {
-				*slash = '\0';
-				r = eg_store_fsync_dir(s, path);
-				*slash = '/';
-			} else {
-				r = eg_store_fsync_dir(s, ".");
-			}
-			if (r < 0)
-				return r;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		if (i < n)
-			path[i] = '/';
-	}
-	return 0;
+	return eg_file_mkdirs_synced_at(s->dirfd, rel, STORE_DIR_MODE);
 }
 
 void eg_store_clean_tmp(struct eg_store *s)
@@ -335,26 +225,6 @@ void eg_store_clean_tmp(struct eg_store *s)
 }
 
 /* --- open / close --- */
-
-static int mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, STORE_DIR_MODE) < 0 && errno != EEXIST)
-			return -errno;
-		if (i < n)
-			path[i] = '/';
-	}
-	return 0;
-}
 
 /* Writes the initial objects of a fresh store; caller holds the exclusive lock. */
 static int init_store(struct eg_store *s)
@@ -399,7 +269,7 @@ int eg_store_open(const char *dir, unsigned flags, struct eg_store **ret_store)
 
 	if (!dir || !*dir)
 		return -EINVAL;
-	if ((flags & EG_STORE_CREATE) && (r = mkdir_p(dir)) < 0)
+	if ((flags & EG_STORE_CREATE) && (r = eg_file_mkdir_p(dir, STORE_DIR_MODE, STORE_DIR_MODE)) < 0)
 		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -516,68 +386,6 @@ int eg_store_watch_changed(int fd)
 
 /* --- reads --- */
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted entry names of directory @rel (no dot files); -ENOENT when it does not exist. */
-static int list_dir(struct eg_store *s, const char *rel, char ***ret_names, size_t *ret_n)
-{
-	int fd = openat(s->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *dir;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		r = -errno;
-		(void)close(fd);
-		return r;
-	}
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(*nn));
-
-			if (!nn) {
-				r = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(dir);
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		return r;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	*ret_names = names;
-	*ret_n = n;
-	return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 /* Loads every object file of objects/@res/@nsdir into @set; stray files are reported. */
 static int load_ns_dir(struct eg_store *s, const char *res, const char *nsdir,
 		       struct eg_resource_set *set, struct eg_diag *d)
@@ -588,7 +396,7 @@ static int load_ns_dir(struct eg_store *s, const char *res, const char *nsdir,
 	int r, ret = 0;
 
 	snprintf(rel, sizeof(rel), "objects/%s/%s", res, nsdir);
-	r = list_dir(s, rel, &names, &n);
+	r = eg_file_list_at(s->dirfd, rel, &names, &n);
 	if (r < 0)
 		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
 	for (size_t i = 0; i < n && ret != -ENOMEM; i++) {
@@ -620,7 +428,7 @@ static int load_ns_dir(struct eg_store *s, const char *res, const char *nsdir,
 			ret = -ENOMEM;
 		}
 	}
-	free_names(names, n);
+	eg_file_names_free(names, n);
 	return ret;
 }
 
@@ -635,7 +443,7 @@ static int load_resource_dir(struct eg_store *s, const char *res, const char *on
 	if (only_ns)
 		return load_ns_dir(s, res, only_ns, set, d);
 	snprintf(rel, sizeof(rel), "objects/%s", res);
-	r = list_dir(s, rel, &names, &n);
+	r = eg_file_list_at(s->dirfd, rel, &names, &n);
 	if (r < 0)
 		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
 	for (size_t i = 0; i < n; i++) {
@@ -643,7 +451,7 @@ static int load_resource_dir(struct eg_store *s, const char *res, const char *on
 		if (r < 0 && ret != -ENOMEM)
 			ret = r;
 	}
-	free_names(names, n);
+	eg_file_names_free(names, n);
 	return ret;
 }
 
@@ -659,7 +467,7 @@ int eg_store_load(struct eg_store *s, struct eg_resource_set *set, uint64_t *ret
 		return r;
 	if (ret_gen && (r = eg_store_read_generation(s, ret_gen)) < 0)
 		goto out_unlock;
-	r = list_dir(s, "objects", &names, &n);
+	r = eg_file_list_at(s->dirfd, "objects", &names, &n);
 	if (r == -ENOENT) {
 		r = 0; /* nothing stored yet */
 		goto out_unlock;
@@ -672,7 +480,7 @@ int eg_store_load(struct eg_store *s, struct eg_resource_set *set, uint64_t *ret
 		if (r2 < 0 && ret != -ENOMEM)
 			ret = r2;
 	}
-	free_names(names, n);
+	eg_file_names_free(names, n);
 	r = ret;
 out_unlock:
 	eg_store_unlock(s);

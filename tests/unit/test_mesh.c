@@ -8,6 +8,7 @@
 #include "../../src/store/mesh.c"
 #include "../../src/store/mesh_alloc.c"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>

@@ -477,9 +477,9 @@ EG_TEST(store_atomic_write_leaves_no_temp_files)
 	EG_ASSERT_EQ(write(fd, "apiVersion: v1\nkind: Con", 24), 24);
 	close(fd);
 	EG_ASSERT_EQ(apply_text(f.s, cm_v1, NULL), 1);
-	EG_ASSERT_EQ(list_dir(f.s, "tmp", &names, &n), 0);
+	EG_ASSERT_EQ(eg_file_list_at(f.s->dirfd, "tmp", &names, &n), 0);
 	EG_ASSERT_EQ(n, 0);
-	free_names(names, n);
+	eg_file_names_free(names, n);
 	/* the write replaces the whole file: the stored text parses back to the object */
 	{
 		struct eg_buf b = EG_BUF_INIT(1 << 20);
@@ -490,9 +490,9 @@ EG_TEST(store_atomic_write_leaves_no_temp_files)
 		eg_buf_done(&b);
 	}
 	EG_ASSERT_EQ(eg_store_write_file(f.s, "objects/configmaps/default/cfg", "x: 1\n", 5), 0);
-	EG_ASSERT_EQ(list_dir(f.s, "tmp", &names, &n), 0);
+	EG_ASSERT_EQ(eg_file_list_at(f.s->dirfd, "tmp", &names, &n), 0);
 	EG_ASSERT_EQ(n, 0);
-	free_names(names, n);
+	eg_file_names_free(names, n);
 	fx_close(&f);
 }
 
