@@ -4,12 +4,10 @@
 #include "dns/dns.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/file.h"
 #include "core/str.h"
 #include "dns/dns-int.h"
 
@@ -331,47 +329,14 @@ out_free:
 int eg_dns_hosts_load(const char *path, struct eg_dns_hosts **ret, unsigned *ret_bad_lines,
                       unsigned *ret_first_bad)
 {
-	struct stat st;
-	char *text;
-	size_t got = 0;
-	int fd, r;
+	struct eg_buf text = EG_BUF_INIT(EG_DNS_HOSTS_MAX_SIZE);
+	int r = eg_file_read_all(path, EG_DNS_HOSTS_MAX_SIZE, &text);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (st.st_size > (off_t)EG_DNS_HOSTS_MAX_SIZE) {
-		r = -E2BIG;
-		goto out_close;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	/* Bounded by the size seen at fstat: a file growing meanwhile is read up to it. */
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	r = eg_dns_hosts_parse(text, got, ret, ret_bad_lines, ret_first_bad);
-out_free:
-	free(text);
-out_close:
-	(void)close(fd);
-	return r;
+	if (r == 0)
+		r = eg_dns_hosts_parse(eg_buf_cstr(&text), text.len, ret, ret_bad_lines,
+		                       ret_first_bad);
+	eg_buf_done(&text);
+	return r == -EFBIG ? -E2BIG : r;
 }
 
 int eg_dns_hosts_lookup(const struct eg_dns_hosts *h, const char *name, size_t len, int family,
