@@ -23,10 +23,10 @@
 #include <openssl/x509v3.h>
 
 #include "core/compiler.h"
+#include "core/file.h"
 #include "core/str.h"
+#include "tls/tls-int.h"
 #include "tls/tls.h"
-
-#define FILE_MAX (1 << 20) /* PEM files we read are small; refuse anything bigger */
 
 struct eg_tls_ca {
 	X509 *cert;
@@ -44,148 +44,18 @@ static int join(char *out, size_t cap, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p: missing parents 0755, the last component @mode. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (size_t i = 1; i < n; i++) {
-		if (tmp[i] != '/')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		tmp[i] = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
-}
-
-/* Writes @len bytes to DIR/NAME through DIR/.NAME.tmp.PID and rename(). */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len,
-                        mode_t mode)
-{
-	char path[PATH_MAX], tmp[PATH_MAX], tname[NAME_MAX + 1];
-	size_t done = 0;
-	int fd, r;
-
-	if (snprintf(tname, sizeof(tname), ".%s.tmp.%ld", name, (long)getpid()) >=
-	    (int)sizeof(tname))
-		return -ENAMETOOLONG;
-	r = join(path, sizeof(path), dir, name);
-	if (r < 0)
-		return r;
-	r = join(tmp, sizeof(tmp), dir, tname);
-	if (r < 0)
-		return r;
-	(void)unlink(tmp); /* a leftover of a writer that died with our pid */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0) { /* whatever the umask */
-		r = -errno;
-		goto out_unlink;
-	}
-	while (done < len) {
-		ssize_t k = write(fd, data + done, len - done);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			goto out_unlink;
-		}
-		done += (size_t)k;
-	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		goto out_unlink;
-	}
-	return 0;
-out_unlink:
-	if (fd >= 0)
-		(void)close(fd);
-	(void)unlink(tmp);
-	return r;
-}
-
-/* Reads DIR/NAME (at most FILE_MAX bytes) into a NUL-terminated heap buffer. */
+/* Reads DIR/NAME (a regular file, at most EG_TLS_PEM_MAX bytes) into a NUL-terminated
+ * heap buffer. 0, -EBADMSG (not a regular file, or too big), -ENOMEM, -errno. */
 static int read_small(const char *dir, const char *name, char **ret, size_t *ret_len)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	char *buf;
-	size_t done = 0;
-	int fd, r;
+	int r;
 
 	r = join(path, sizeof(path), dir, name);
 	if (r < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > FILE_MAX) {
-		r = -EBADMSG;
-		goto out_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			free(buf);
-			goto out_close;
-		}
-		if (k == 0)
-			break; /* shrank under us: parse what we have */
-		done += (size_t)k;
-	}
-	buf[done] = '\0';
-	*ret = buf;
-	*ret_len = done;
-	r = 0;
-out_close:
-	(void)close(fd);
-	return r;
+	r = eg_tls_read_file(path, ret, ret_len);
+	return r == -E2BIG || r == -EINVAL ? -EBADMSG : r;
 }
 
 static int exists(const char *dir, const char *name)
@@ -378,7 +248,7 @@ int eg_tls_ca_save(const struct eg_tls_ca *ca, const char *dir, bool force)
 	char *crt, *key;
 	int r;
 
-	r = mkdir_p(dir, 0700);
+	r = eg_file_mkdir_p(dir, 0755, 0700);
 	if (r < 0)
 		return r;
 	if (!force && (exists(dir, "ca.crt") || exists(dir, "ca.key")))
@@ -391,13 +261,13 @@ int eg_tls_ca_save(const struct eg_tls_ca *ca, const char *dir, bool force)
 	}
 	snprintf(td, sizeof(td), "%s\n", ca->td);
 	/* key first: a reader that finds the new ca.crt also finds its key */
-	r = write_atomic(dir, "trust-domain", td, strlen(td), 0644);
+	r = eg_file_write_atomic(dir, "trust-domain", td, strlen(td), 0644);
 	if (r >= 0)
-		r = write_atomic(dir, "ca.key", key, strlen(key), 0600);
+		r = eg_file_write_atomic(dir, "ca.key", key, strlen(key), 0600);
 	if (r >= 0)
-		r = write_atomic(dir, "ca.crt", crt, strlen(crt), 0644);
+		r = eg_file_write_atomic(dir, "ca.crt", crt, strlen(crt), 0644);
 	if (r >= 0)
-		r = fsync_dir(dir);
+		r = eg_file_fsync_dir(dir);
 out_free:
 	if (key)
 		OPENSSL_cleanse(key, strlen(key));
@@ -531,16 +401,16 @@ int eg_tls_cert_write(const struct eg_tls_cert *c, const char *dir)
 
 	if (!c->cert_pem || !c->key_pem || !c->ca_pem)
 		return -EINVAL;
-	r = mkdir_p(dir, 0700);
+	r = eg_file_mkdir_p(dir, 0755, 0700);
 	if (r < 0)
 		return r;
-	r = write_atomic(dir, "ca.pem", c->ca_pem, strlen(c->ca_pem), 0644);
+	r = eg_file_write_atomic(dir, "ca.pem", c->ca_pem, strlen(c->ca_pem), 0644);
 	if (r >= 0)
-		r = write_atomic(dir, "key.pem", c->key_pem, strlen(c->key_pem), 0600);
+		r = eg_file_write_atomic(dir, "key.pem", c->key_pem, strlen(c->key_pem), 0600);
 	if (r >= 0)
-		r = write_atomic(dir, "cert.pem", c->cert_pem, strlen(c->cert_pem), 0644);
+		r = eg_file_write_atomic(dir, "cert.pem", c->cert_pem, strlen(c->cert_pem), 0644);
 	if (r >= 0)
-		r = fsync_dir(dir);
+		r = eg_file_fsync_dir(dir);
 	return r;
 }
 

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/compiler.h"
+#include "core/file.h"
 #include "core/str.h"
 #include "tls/tls-int.h"
 
@@ -34,53 +35,19 @@ int eg_tls_errf(char *err, size_t errlen, int r, const char *fmt, ...)
 
 int eg_tls_read_file(const char *path, char **ret, size_t *ret_len)
 {
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	int fd, r;
+	struct eg_buf b = EG_BUF_INIT(EG_TLS_PEM_MAX);
+	/* sized from fstat up front: no realloc leaves a copy of a key behind */
+	int r = eg_file_read_at(AT_FDCWD, path, EG_FILE_REGULAR, EG_TLS_PEM_MAX, &b);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
+	if (r < 0) {
+		if (b.data)
+			OPENSSL_cleanse(b.data, b.len);
+		eg_buf_done(&b);
+		return r == -EFBIG ? -E2BIG : r == -EISDIR ? -EINVAL : r;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_size > EG_TLS_PEM_MAX) {
-		r = -E2BIG;
-		goto out_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	/* bounded by the size seen: a file growing meanwhile is cut, never overflows */
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			free(buf);
-			goto out_close;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	r = 0;
-out_close:
-	(void)close(fd);
-	return r;
+	*ret_len = b.len;
+	*ret = eg_buf_steal(&b);
+	return *ret ? 0 : -ENOMEM;
 }
 
 int eg_tls_version_parse(const char *s, int dflt)

@@ -317,15 +317,15 @@ EG_TEST(ca_load_refuses_broken_stores)
 	EG_ASSERT_EQ(eg_tls_ca_save(a, d, false), 0);
 	/* the key of another CA */
 	key = to_pem(NULL, b->key);
-	EG_ASSERT_EQ(write_atomic(d, "ca.key", key, strlen(key), 0600), 0);
+	EG_ASSERT_EQ(eg_file_write_atomic(d, "ca.key", key, strlen(key), 0600), 0);
 	free(key);
 	EG_ASSERT_EQ(eg_tls_ca_load(d, &back), -EBADMSG);
 	/* garbage */
-	EG_ASSERT_EQ(write_atomic(d, "ca.key", "not a key\n", 10, 0600), 0);
+	EG_ASSERT_EQ(eg_file_write_atomic(d, "ca.key", "not a key\n", 10, 0600), 0);
 	EG_ASSERT_EQ(eg_tls_ca_load(d, &back), -EBADMSG);
 	/* a bad trust domain file */
 	EG_ASSERT_EQ(eg_tls_ca_save(a, d, true), 0);
-	EG_ASSERT_EQ(write_atomic(d, "trust-domain", "Not Valid\n", 10, 0644), 0);
+	EG_ASSERT_EQ(eg_file_write_atomic(d, "trust-domain", "Not Valid\n", 10, 0644), 0);
 	EG_ASSERT_EQ(eg_tls_ca_load(d, &back), -EBADMSG);
 	EG_ASSERT(back == NULL);
 	eg_tls_ca_free(a);
@@ -364,7 +364,7 @@ EG_TEST(cert_write_is_atomic_and_loads_back)
 	X509_free(x);
 	EVP_PKEY_free(k);
 	/* a key that is not the certificate's: refused after the retries */
-	EG_ASSERT_EQ(write_atomic(d, "key.pem", c.key_pem, strlen(c.key_pem), 0600), 0);
+	EG_ASSERT_EQ(eg_file_write_atomic(d, "key.pem", c.key_pem, strlen(c.key_pem), 0600), 0);
 	EG_ASSERT_EQ(eg_tls_identity_load(d, &x, &k, NULL), -EAGAIN);
 	EG_ASSERT_EQ(eg_tls_identity_load(tmpdir("nothing"), &x, &k, NULL), -ENOENT);
 	eg_tls_cert_done(&c);
