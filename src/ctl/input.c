@@ -1,5 +1,4 @@
 /* src/ctl/input.c: reading resource files, directories and stdin. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/file.h"
 #include "ctl/ctl.h"
 
 void eg_ctl_err(const char *fmt, ...)
@@ -21,36 +21,14 @@ void eg_ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Reads all of @fd, refusing more than the model's limit (plus one byte, so the model
- * reports the size with its own message). */
-static int read_all(int fd, struct eg_buf *b)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (eg_buf_reserve(b, 65536) < 0) {
-			/* over the limit: keep what we have, the model reports the size */
-			return b->len > EG_MODEL_MAX_FILE_BYTES ? 0 : -ENOMEM;
-		}
-		n = read(fd, b->data + b->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-	}
-}
-
 static int parse_one(const char *path, int fd, const struct eg_parse_opts *opts,
 		     struct eg_resource_set *set, struct eg_diag *d)
 {
-	struct eg_buf b = EG_BUF_INIT(EG_MODEL_MAX_FILE_BYTES + 65536);
-	int r = read_all(fd, &b);
+	struct eg_buf b = EG_BUF_INIT(EG_MODEL_MAX_FILE_BYTES + 1);
+	/* one byte more than the model takes: it reports the size with its own message */
+	int r = eg_file_read_fd(fd, EG_MODEL_MAX_FILE_BYTES + 1, &b);
 
-	if (r < 0) {
+	if (r < 0 && r != -EFBIG) {
 		struct eg_pos p = { path, 0, 0 };
 
 		eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL, "cannot read: %s", strerror(-r));
@@ -60,11 +38,6 @@ static int parse_one(const char *path, int fd, const struct eg_parse_opts *opts,
 	r = eg_model_parse(path, eg_buf_cstr(&b), b.len, opts, set, d);
 	eg_buf_done(&b);
 	return r;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static bool yaml_name(const char *n)
@@ -79,54 +52,40 @@ static bool yaml_name(const char *n)
 static int parse_dir(const char *path, const struct eg_parse_opts *opts,
 		     struct eg_resource_set *set, struct eg_diag *d)
 {
-	DIR *dir = opendir(path);
-	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int ret = 0;
+	size_t n = 0;
+	int ret = eg_file_list_at(AT_FDCWD, path, &names, &n);
 
-	if (!dir)
-		return -errno;
-	while ((e = readdir(dir))) {
-		if (!yaml_name(e->d_name))
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n && ret != -ENOMEM; i++) {
+		size_t len = strlen(path) + strlen(names[i]) + 2;
+		char *file;
+		int fd, r;
+
+		if (!yaml_name(names[i]))
 			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*nn));
-
-			if (!nn) {
-				ret = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		if (!(names[n] = malloc(strlen(path) + strlen(e->d_name) + 2))) {
+		file = malloc(len);
+		if (!file) {
 			ret = -ENOMEM;
 			break;
 		}
-		snprintf(names[n], strlen(path) + strlen(e->d_name) + 2, "%s/%s", path, e->d_name);
-		n++;
-	}
-	closedir(dir);
-	qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n && ret != -ENOMEM; i++) {
-		int fd = open(names[i], O_RDONLY | O_CLOEXEC);
-		int r;
-
+		snprintf(file, len, "%s/%s", path, names[i]);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			struct eg_pos p = { names[i], 0, 0 };
+			struct eg_pos p = { file, 0, 0 };
 
 			eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL, "cannot open: %s", strerror(errno));
 			ret = -EINVAL;
-			continue;
+		} else {
+			r = parse_one(file, fd, opts, set, d);
+			close(fd);
+			if (r < 0)
+				ret = r;
 		}
-		r = parse_one(names[i], fd, opts, set, d);
-		close(fd);
-		if (r < 0)
-			ret = r;
+		free(file);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	eg_file_names_free(names, n);
 	return ret;
 }
 
