@@ -8,8 +8,6 @@
 #include "store/mesh.h"
 #include "store/store.h"
 
-#define MAX_FILES 64
-
 int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -23,8 +21,7 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 		[EG_STORE_CONFIGURED] = "configured",
 		[EG_STORE_UNCHANGED] = "unchanged",
 	};
-	const char *files[MAX_FILES];
-	size_t nfiles = 0;
+	struct eg_ctl_files files = { .n = 0 };
 	struct eg_parse_opts po = { .default_ns = "default" };
 	struct eg_resource_set set;
 	struct eg_store *store = NULL;
@@ -38,11 +35,8 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (nfiles == MAX_FILES) {
-				eg_ctl_err("too many -f arguments (at most %d)", MAX_FILES);
+			if (eg_ctl_files_add(&files, optarg) < 0)
 				return EG_EXIT_USAGE;
-			}
-			files[nfiles++] = optarg;
 			break;
 		case 'n':
 			po.default_ns = optarg;
@@ -56,7 +50,7 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 		eg_ctl_err("unexpected argument \"%s\" (files go after -f)", argv[optind]);
 		return eg_ctl_usage(ctl, "apply");
 	}
-	if (nfiles == 0) {
+	if (files.n == 0) {
 		eg_ctl_err("must specify -f FILE, a directory or - (stdin)");
 		return eg_ctl_usage(ctl, "apply");
 	}
@@ -64,10 +58,7 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 	eg_diag_init(&d);
 	/* everything is validated before the store is even opened: an invalid input
 	 * leaves the store (or its absence) exactly as it was */
-	r = eg_ctl_read_inputs(files, nfiles, &po, &set, &d);
-	fputs(eg_diag_text(&d), stderr);
-	eg_diag_done(&d);
-	eg_diag_init(&d);
+	r = eg_ctl_files_read(&files, &po, &set);
 	if (r < 0)
 		goto out_free;
 	if (set.n == 0) {

@@ -42,6 +42,19 @@ void eg_ctl_err(const char *fmt, ...) EG_PRINTF(1, 2);
 int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_parse_opts *opts,
 		       struct eg_resource_set *set, struct eg_diag *d);
 
+/* The -f FILE|DIR|- arguments of a verb (input.c). */
+#define EG_CTL_MAX_FILES 64
+struct eg_ctl_files {
+	const char *v[EG_CTL_MAX_FILES];
+	size_t n;
+};
+/* Adds @path. When all EG_CTL_MAX_FILES are taken it prints "too many -f arguments" and
+ * returns -E2BIG: the verb then exits with EG_EXIT_USAGE. */
+int eg_ctl_files_add(struct eg_ctl_files *f, const char *path);
+/* eg_ctl_read_inputs() of @f into @set, printing its diagnostics to stderr. */
+int eg_ctl_files_read(const struct eg_ctl_files *f, const struct eg_parse_opts *opts,
+		      struct eg_resource_set *set);
+
 int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
 /* ca.c: `ca init|issue`, the mesh root CA and workload certificates */
 int eg_ctl_ca(struct eg_ctl *ctl, int argc, char **argv);

@@ -8,8 +8,6 @@
 #include "store/mesh.h"
 #include "store/store.h"
 
-#define MAX_FILES 64
-
 int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -20,8 +18,8 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *files[MAX_FILES];
-	size_t nfiles = 0, nrefs = 0;
+	struct eg_ctl_files files = { .n = 0 };
+	size_t nrefs = 0;
 	struct eg_parse_opts po = { .default_ns = "default", .skip_rules = true };
 	const char *ns = "default";
 	bool ignore_nf = false, all = false, ns_given = false;
@@ -38,11 +36,8 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (nfiles == MAX_FILES) {
-				eg_ctl_err("too many -f arguments (at most %d)", MAX_FILES);
+			if (eg_ctl_files_add(&files, optarg) < 0)
 				return EG_EXIT_USAGE;
-			}
-			files[nfiles++] = optarg;
 			break;
 		case 'n':
 			ns = optarg;
@@ -58,11 +53,11 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 			return eg_ctl_usage(ctl, "delete");
 		}
 	}
-	if (nfiles && (optind < argc || all)) {
+	if (files.n && (optind < argc || all)) {
 		eg_ctl_err("give either -f FILE or KIND NAME..., not both");
 		return eg_ctl_usage(ctl, "delete");
 	}
-	if (!nfiles && (optind == argc || (optind + 1 == argc && !all) ||
+	if (!files.n && (optind == argc || (optind + 1 == argc && !all) ||
 			(all && optind + 1 != argc))) {
 		eg_ctl_err(all ? "--all takes a KIND and no names"
 			       : "you must specify a KIND and a NAME (or -f FILE)");
@@ -71,13 +66,12 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	eg_resource_set_init(&set);
 	eg_resource_set_init(&listed);
 	eg_diag_init(&d);
-	if (nfiles) {
+	if (files.n) {
 		if (ns_given) {
 			po.default_ns = ns;
 			po.force_ns = true;
 		}
-		r = eg_ctl_read_inputs(files, nfiles, &po, &set, &d);
-		fputs(eg_diag_text(&d), stderr);
+		r = eg_ctl_files_read(&files, &po, &set);
 		if (r < 0)
 			goto out_free;
 		nrefs = set.n;
@@ -86,7 +80,7 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	}
 	if (eg_ctl_open_store(ctl, &store) < 0)
 		goto out_free;
-	if (!nfiles) {
+	if (!files.n) {
 		const struct eg_kind *k = eg_kind_lookup(argv[optind]);
 
 		if (!k) {

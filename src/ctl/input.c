@@ -117,3 +117,26 @@ int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_
 	}
 	return ret;
 }
+
+int eg_ctl_files_add(struct eg_ctl_files *f, const char *path)
+{
+	if (f->n == EG_CTL_MAX_FILES) {
+		eg_ctl_err("too many -f arguments (at most %d)", EG_CTL_MAX_FILES);
+		return -E2BIG;
+	}
+	f->v[f->n++] = path;
+	return 0;
+}
+
+int eg_ctl_files_read(const struct eg_ctl_files *f, const struct eg_parse_opts *opts,
+		      struct eg_resource_set *set)
+{
+	struct eg_diag d;
+	int r;
+
+	eg_diag_init(&d);
+	r = eg_ctl_read_inputs(f->v, f->n, opts, set, &d);
+	fputs(eg_diag_text(&d), stderr);
+	eg_diag_done(&d);
+	return r;
+}

@@ -9,7 +9,6 @@
 #include "ctl/ctl.h"
 #include "store/store.h"
 
-#define MAX_FILES  64
 #define MAX_LABELS 64
 
 enum what {
@@ -299,15 +298,15 @@ static int parse_labels(char *arg, struct eg_label *v, size_t *n)
 	return 0;
 }
 
-static int load(const struct eg_ctl *ctl, const char *const *files, size_t nfiles,
+static int load(const struct eg_ctl *ctl, const struct eg_ctl_files *files,
                 struct eg_resource_set *set, uint64_t *gen, struct eg_diag *d)
 {
 	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_store *store = NULL;
 	int r;
 
-	if (nfiles)
-		return eg_ctl_read_inputs(files, nfiles, &po, set, d);
+	if (files->n)
+		return eg_ctl_read_inputs(files->v, files->n, &po, set, d);
 	if ((r = eg_ctl_open_store(ctl, &store)) < 0)
 		return r;
 	r = eg_store_load(store, set, gen, d);
@@ -330,11 +329,11 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *files[MAX_FILES];
+	struct eg_ctl_files files = {.n = 0};
 	struct eg_label labels[MAX_LABELS];
 	struct eg_proxy_id who = {.role = EG_ROLE_SIDECAR};
 	const char *role = NULL, *output = NULL, *workload = NULL;
-	size_t nfiles = 0, nlabels = 0;
+	size_t nlabels = 0;
 	struct eg_resource_set set;
 	struct eg_snapshot *snap = NULL;
 	struct eg_diag d;
@@ -374,11 +373,8 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 			who.revision = optarg;
 			break;
 		case 'f':
-			if (nfiles == MAX_FILES) {
-				eg_ctl_err("too many -f arguments (at most %d)", MAX_FILES);
+			if (eg_ctl_files_add(&files, optarg) < 0)
 				return EG_EXIT_USAGE;
-			}
-			files[nfiles++] = optarg;
 			break;
 		default:
 			return eg_ctl_usage(ctl, "proxy-config");
@@ -429,7 +425,7 @@ int eg_ctl_proxy_config(struct eg_ctl *ctl, int argc, char **argv)
 
 	eg_resource_set_init(&set);
 	eg_diag_init(&d);
-	r = load(ctl, files, nfiles, &set, &who.version, &d);
+	r = load(ctl, &files, &set, &who.version, &d);
 	if (r < 0) {
 		fputs(eg_diag_text(&d), stderr);
 		if (r != -EINVAL)

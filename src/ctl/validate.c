@@ -12,11 +12,9 @@ int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *files[64];
-	size_t nfiles = 0;
+	struct eg_ctl_files files = { .n = 0 };
 	struct eg_parse_opts po = { .default_ns = "default" };
 	struct eg_resource_set set;
-	struct eg_diag d;
 	bool quiet = false;
 	int c, r;
 
@@ -26,11 +24,8 @@ int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:n:q", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (nfiles == EG_ARRAY_SIZE(files)) {
-				eg_ctl_err("too many -f arguments (at most 64)");
+			if (eg_ctl_files_add(&files, optarg) < 0)
 				return EG_EXIT_USAGE;
-			}
-			files[nfiles++] = optarg;
 			break;
 		case 'n':
 			po.default_ns = optarg;
@@ -43,17 +38,14 @@ int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv)
 			return eg_ctl_usage(ctl, "validate");
 		}
 	}
-	for (; optind < argc && nfiles < EG_ARRAY_SIZE(files); optind++)
-		files[nfiles++] = argv[optind];
-	if (nfiles == 0)
+	for (; optind < argc && files.n < EG_CTL_MAX_FILES; optind++)
+		files.v[files.n++] = argv[optind];
+	if (files.n == 0)
 		return eg_ctl_usage(ctl, "validate");
 	eg_resource_set_init(&set);
-	eg_diag_init(&d);
-	r = eg_ctl_read_inputs(files, nfiles, &po, &set, &d);
-	fputs(eg_diag_text(&d), stderr);
+	r = eg_ctl_files_read(&files, &po, &set);
 	if (r == 0 && !quiet)
 		printf("%zu object%s valid\n", set.n, set.n == 1 ? "" : "s");
-	eg_diag_done(&d);
 	eg_resource_set_done(&set);
 	return r == 0 ? EG_EXIT_OK : EG_EXIT_REFUSED;
 }
