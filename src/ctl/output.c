@@ -165,41 +165,6 @@ void eg_ctl_age(int64_t seconds, char *buf, size_t len)
 	snprintf(buf, len, "%lldy", (long long)(d / 365));
 }
 
-/* --- key order: kubectl prints every map with its keys sorted --- */
-
-static int key_cmp(const void *x, const void *y)
-{
-	const struct eg_node *const *a = x, *const *b = y;
-
-	return strcmp(a[0]->s, b[0]->s);
-}
-
-static int sort_keys(struct eg_node *n)
-{
-	if (n->kind == EG_NODE_SCALAR)
-		return 0;
-	for (size_t i = 0; i < n->n; i++)
-		if (sort_keys(n->v[i]) < 0)
-			return -ENOMEM;
-	if (n->kind == EG_NODE_MAP && n->n > 1) {
-		struct eg_node **pairs = malloc(n->n * 2 * sizeof(*pairs));
-
-		if (!pairs)
-			return -ENOMEM;
-		for (size_t i = 0; i < n->n; i++) {
-			pairs[2 * i] = n->k[i];
-			pairs[2 * i + 1] = n->v[i];
-		}
-		qsort(pairs, n->n, 2 * sizeof(*pairs), key_cmp);
-		for (size_t i = 0; i < n->n; i++) {
-			n->k[i] = pairs[2 * i];
-			n->v[i] = pairs[2 * i + 1];
-		}
-		free(pairs);
-	}
-	return 0;
-}
-
 /* --- jsonpath (the subset of kubectl's templates that scripts use) --- */
 
 #define JP_MAX_RESULTS 65536
@@ -646,7 +611,7 @@ static struct eg_node *build_output(struct eg_resource *const *objs, size_t n, b
 
 	if (!as_list) {
 		root = eg_node_clone(objs[0]->root);
-		if (root && sort_keys(root) < 0)
+		if (root && eg_node_sort_keys(root) < 0)
 			root = eg_node_free(root);
 		return root;
 	}
@@ -658,7 +623,7 @@ static struct eg_node *build_output(struct eg_resource *const *objs, size_t n, b
 	for (size_t i = 0; i < n; i++) {
 		struct eg_node *c = eg_node_clone(objs[i]->root);
 
-		if (!c || sort_keys(c) < 0 || eg_node_seq_add(items, c) < 0) {
+		if (!c || eg_node_sort_keys(c) < 0 || eg_node_seq_add(items, c) < 0) {
 			eg_node_free(c);
 			goto out_fail;
 		}
@@ -714,7 +679,7 @@ static void put_selector(struct eg_buf *out, const struct eg_node *map)
 {
 	struct eg_node *c = map && map->kind == EG_NODE_MAP && map->n ? eg_node_clone(map) : NULL;
 
-	if (!c || sort_keys(c) < 0) {
+	if (!c || eg_node_sort_keys(c) < 0) {
 		(void)eg_buf_puts(out, "<none>");
 		eg_node_free(c);
 		return;

@@ -403,6 +403,40 @@ bool eg_node_equal(const struct eg_node *a, const struct eg_node *b)
 	return true;
 }
 
+static int pair_cmp(const void *x, const void *y)
+{
+	const struct eg_node *const *a = x, *const *b = y;
+
+	return strcmp(a[0]->s, b[0]->s);
+}
+
+int eg_node_sort_keys(struct eg_node *n)
+{
+	if (n->kind == EG_NODE_SCALAR)
+		return 0;
+	for (size_t i = 0; i < n->n; i++)
+		if (eg_node_sort_keys(n->v[i]) < 0)
+			return -ENOMEM;
+	if (n->kind == EG_NODE_MAP && n->n > 1) {
+		/* keys and values live in two arrays: sort them as (key, value) pairs */
+		struct eg_node **pairs = malloc(n->n * 2 * sizeof(*pairs));
+
+		if (!pairs)
+			return -ENOMEM;
+		for (size_t i = 0; i < n->n; i++) {
+			pairs[2 * i] = n->k[i];
+			pairs[2 * i + 1] = n->v[i];
+		}
+		qsort(pairs, n->n, 2 * sizeof(*pairs), pair_cmp);
+		for (size_t i = 0; i < n->n; i++) {
+			n->k[i] = pairs[2 * i];
+			n->v[i] = pairs[2 * i + 1];
+		}
+		free(pairs);
+	}
+	return 0;
+}
+
 /* --- loader --- */
 
 struct loader {

@@ -118,6 +118,9 @@ static inline size_t eg_node_len(const struct eg_node *n)
 
 /* Structural equality (maps compared as ordered key sets regardless of order). */
 bool eg_node_equal(const struct eg_node *a, const struct eg_node *b);
+/* Sorts the keys of every map in @n by strcmp, in place (kubectl prints maps so, and the
+ * last-applied annotation wants a stable text). 0 or -ENOMEM (@n may be partly sorted). */
+int eg_node_sort_keys(struct eg_node *n);
 
 /* Writers. YAML is block style with 2-space indent; JSON is pretty (indent > 0) or
  * compact (indent == 0). Both return 0, -E2BIG or -ENOMEM. */

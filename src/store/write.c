@@ -112,40 +112,6 @@ static bool same_object(const struct eg_node *a, const struct eg_node *b)
 				ann);
 }
 
-static int key_cmp(const void *x, const void *y)
-{
-	const struct eg_node *const *a = x, *const *b = y;
-
-	return strcmp(a[0]->s, b[0]->s);
-}
-
-/* Sorts every map of @n by key, in place (a stable text for the last-applied JSON). */
-static int sort_keys(struct eg_node *n)
-{
-	if (n->kind == EG_NODE_SCALAR)
-		return 0;
-	for (size_t i = 0; i < n->n; i++)
-		if (sort_keys(n->v[i]) < 0)
-			return -ENOMEM;
-	if (n->kind == EG_NODE_MAP && n->n > 1) {
-		struct eg_node **pairs = malloc(n->n * 2 * sizeof(*pairs));
-
-		if (!pairs)
-			return -ENOMEM;
-		for (size_t i = 0; i < n->n; i++) {
-			pairs[2 * i] = n->k[i];
-			pairs[2 * i + 1] = n->v[i];
-		}
-		qsort(pairs, n->n, 2 * sizeof(*pairs), key_cmp);
-		for (size_t i = 0; i < n->n; i++) {
-			n->k[i] = pairs[2 * i];
-			n->v[i] = pairs[2 * i + 1];
-		}
-		free(pairs);
-	}
-	return 0;
-}
-
 static int new_uid(char *buf, size_t len)
 {
 	uint8_t b[16];
@@ -197,7 +163,7 @@ static char *last_applied_json(const struct eg_node *in)
 	eg_node_map_del(eg_node_get(meta, "annotations"), EG_STORE_LAST_APPLIED);
 	if (eg_node_len(eg_node_get(meta, "annotations")) == 0)
 		eg_node_map_del(meta, "annotations");
-	if (sort_keys(c) == 0 && eg_node_emit_json(&out, c, 0) == 0 && out.len)
+	if (eg_node_sort_keys(c) == 0 && eg_node_emit_json(&out, c, 0) == 0 && out.len)
 		s = eg_buf_steal(&out);
 	eg_buf_done(&out);
 	eg_node_free(c);

@@ -911,3 +911,24 @@ EG_TEST(valid_fixtures_use_every_field)
 	eg_diag_done(&d);
 	eg_resource_set_done(&set);
 }
+
+EG_TEST(sort_keys_sorts_every_map_and_keeps_sequences)
+{
+	struct eg_node *root = load1("b: 1\n"
+				     "a:\n"
+				     "  z: [3, 1]\n"
+				     "  y:\n"
+				     "  - k2: v\n"
+				     "    k1: v\n"
+				     "C: x\n");
+	struct eg_buf out = EG_BUF_INIT(4096);
+
+	EG_ASSERT(root != NULL);
+	EG_ASSERT_EQ(eg_node_sort_keys(root), 0);
+	EG_ASSERT_EQ(eg_node_emit_json(&out, root, 0), 0);
+	/* byte order (uppercase first), nested maps too, sequence order untouched */
+	EG_ASSERT_STR_EQ(eg_buf_cstr(&out), "{\"C\":\"x\",\"a\":{\"y\":[{\"k1\":\"v\",\"k2\":\"v\"}],"
+					     "\"z\":[3,1]},\"b\":1}");
+	eg_buf_done(&out);
+	eg_node_free(root);
+}
