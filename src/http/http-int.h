@@ -65,6 +65,17 @@ static inline bool http_is_tchar(unsigned char c)
 	return http_class[c] & HC_TCHAR;
 }
 
+/* A token (RFC 9110 §5.6.2): one or more tchar. */
+static inline bool http_is_token(struct eg_str s)
+{
+	if (!s.len)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!http_is_tchar((unsigned char)s.ptr[i]))
+			return false;
+	return true;
+}
+
 static inline bool http_is_ows(unsigned char c)
 {
 	return c == ' ' || c == '\t';

@@ -109,16 +109,6 @@ static struct eg_str str_trim_ows(struct eg_str s)
 	return s;
 }
 
-static bool all_tchar(struct eg_str s)
-{
-	if (!s.len)
-		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if (!http_is_tchar((unsigned char)s.ptr[i]))
-			return false;
-	return true;
-}
-
 /* Elements of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed; empty elements come
  * back as empty slices: struct list_it it = { value, false }; while (list_iter(&it, &e)) */
 struct list_it {
@@ -601,7 +591,7 @@ static int field_transfer_encoding(struct fields_state *st, struct eg_str v)
 	while (list_iter(&it, &e)) {
 		/* a bare token: no parameters, no empty elements (nothing legitimate sends
 		 * them, and every oddity here is a smuggling vector) */
-		if (!all_tchar(e))
+		if (!http_is_token(e))
 			return -EG_HTTP_ETRANSFER_ENCODING;
 		if (eg_str_caseeq(e, EG_STR("chunked"))) {
 			st->te_chunked++;
@@ -622,7 +612,7 @@ static int field_connection(struct eg_http_head *h, struct fields_state *st, str
 	while (list_iter(&it, &e)) {
 		if (!e.len)
 			continue; /* RFC 9110 §5.6.1: empty list elements are ignored */
-		if (!all_tchar(e) || h->n_conn_tokens == EG_HTTP_MAX_CONN_TOKENS)
+		if (!http_is_token(e) || h->n_conn_tokens == EG_HTTP_MAX_CONN_TOKENS)
 			return -EG_HTTP_ECONNECTION;
 		h->conn_tokens[h->n_conn_tokens++] = e;
 		if (eg_str_caseeq(e, EG_STR("close")))

@@ -72,16 +72,6 @@ int eg_http_request_id(const struct eg_http_req *req, const uint8_t random16[16]
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static bool token_ok(struct eg_str s)
-{
-	if (!s.len)
-		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if (!http_is_tchar((unsigned char)s.ptr[i]))
-			return false;
-	return true;
-}
-
 /* A value we may write: no CR, LF or other CTL (so nothing can inject a field line), no
  * leading or trailing whitespace. */
 static bool value_ok(struct eg_str s)
@@ -141,7 +131,7 @@ static int check_fwd(const struct eg_http_fwd *fwd)
 	if ((fwd->n_drop && !fwd->drop) || (fwd->n_add && !fwd->add))
 		return -EINVAL;
 	for (size_t i = 0; i < fwd->n_add; i++)
-		if (!token_ok(fwd->add[i].name) || !value_ok(fwd->add[i].value))
+		if (!http_is_token(fwd->add[i].name) || !value_ok(fwd->add[i].value))
 			return -EINVAL;
 	return 0;
 }
