@@ -477,7 +477,7 @@ static void ex_upstream_start(struct exch *ex)
 		return;
 	}
 	ex->reused = false;
-	u = up_connect(pw, p, cl, ex_connected, ex, &err, &why);
+	u = up_connect(pw, d->pc, p, cl, ex_connected, ex, &err, &why);
 	if (!u) {
 		if (why) {
 			const struct pconf *pc = d->pc;
@@ -1378,17 +1378,15 @@ static void tx_go(struct dconn *d)
 		return;
 	}
 	eg_net_addr_format(&addr, tx->uhost, sizeof(tx->uhost));
-	if (d->pc->id->role == EG_ROLE_GATEWAY) {
-		if (!d->pc->has_prefix) {
-			tx->flags |= EG_RF_UF;
-			tx->details = "no_egress_source";
-			log_tcp(d, tx, 0, 0);
-			dconn_close(d);
-			return;
-		}
-		eg_net_prefix_pick(&d->pc->prefix, &pw->src_cursor, &src);
-		srcp = &src;
+	r = up_source(pw, d->pc, &addr, &src);
+	if (r < 0) {
+		tx->flags |= EG_RF_UF;
+		tx->details = "no_egress_source";
+		log_tcp(d, tx, 0, 0);
+		dconn_close(d);
+		return;
 	}
+	srcp = r > 0 ? &src : NULL;
 	r = eg_net_connect(&tx->conn, pw->loop, &addr, srcp, up_connect_timeout(tx->cl), tx_connected,
 	                   d);
 	if (r < 0) {

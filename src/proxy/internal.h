@@ -281,9 +281,15 @@ struct upool *up_pool(struct pworker *pw, const struct eg_cluster *cl,
 struct uconn *up_take_idle(struct upool *p);
 void up_release(struct uconn *u, bool reuse, uint64_t idle_ms, uint32_t max_req);
 /* Starts a new connection; the connector calls @cb. NULL on failure with *err. */
-struct uconn *up_connect(struct pworker *pw, struct upool *p, const struct eg_cluster *cl,
-                         eg_net_connect_cb cb, void *data, int *err, const char **why);
+struct uconn *up_connect(struct pworker *pw, const struct pconf *pc, struct upool *p,
+                         const struct eg_cluster *cl, eg_net_connect_cb cb, void *data, int *err,
+                         const char **why);
 void up_close(struct uconn *u);
+/* The source address for a connection to @dst: 1 with *ret (gateway: the next address of
+ * the egress prefix; loopback sidecar: its pod address), 0 for any, -EADDRNOTAVAIL for a
+ * gateway without prefix. */
+int up_source(struct pworker *pw, const struct pconf *pc, const struct eg_net_addr *dst,
+              struct eg_net_addr *ret);
 void up_pools_close_idle(struct pworker *pw);
 void up_pools_free(struct pworker *pw);
 uint64_t up_connect_timeout(const struct eg_cluster *cl);

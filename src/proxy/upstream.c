@@ -306,30 +306,41 @@ static bool is_loopback(const struct eg_net_addr *a)
 	return eg_net_addr_family(a) == AF_INET && (ntohl(a->u.in4.sin_addr.s_addr) >> 24) == 127;
 }
 
-struct uconn *up_connect(struct pworker *pw, struct upool *p, const struct eg_cluster *cl,
-                         eg_net_connect_cb cb, void *data, int *err, const char **why)
+int up_source(struct pworker *pw, const struct pconf *pc, const struct eg_net_addr *dst,
+              struct eg_net_addr *ret)
 {
-	const struct pconf *pc = pw->pc;
+	if (pc->id->role == EG_ROLE_GATEWAY) {
+		if (!pc->has_prefix)
+			return -EADDRNOTAVAIL;
+		eg_net_prefix_pick(&pc->prefix, &pw->src_cursor, ret);
+		return 1;
+	}
+	if (is_loopback(&pw->px->pod) && is_loopback(dst)) {
+		/* loopback mode: a pod speaks from its own 127.x address, as it would from its
+		 * pod IP, so the next hop sees (and logs) who it is */
+		*ret = pw->px->pod;
+		eg_net_addr_set_port(ret, 0);
+		return 1;
+	}
+	return 0;
+}
+
+struct uconn *up_connect(struct pworker *pw, const struct pconf *pc, struct upool *p,
+                         const struct eg_cluster *cl, eg_net_connect_cb cb, void *data, int *err,
+                         const char **why)
+{
 	struct eg_net_addr src, *srcp = NULL;
 	struct uconn *u;
 	int r;
 
 	*why = NULL;
-	if (pc->id->role == EG_ROLE_GATEWAY) {
-		if (!pc->has_prefix) {
-			*err = -EADDRNOTAVAIL;
-			*why = "no_egress_source";
-			return NULL;
-		}
-		eg_net_prefix_pick(&pc->prefix, &pw->src_cursor, &src);
-		srcp = &src;
-	} else if (is_loopback(&pw->px->pod) && is_loopback(&p->addr)) {
-		/* loopback mode: a pod speaks from its own 127.x address, as it would from its
-		 * pod IP, so the next hop sees (and logs) who it is */
-		src = pw->px->pod;
-		eg_net_addr_set_port(&src, 0);
-		srcp = &src;
+	r = up_source(pw, pc, &p->addr, &src);
+	if (r < 0) {
+		*err = r;
+		*why = "no_egress_source";
+		return NULL;
 	}
+	srcp = r > 0 ? &src : NULL;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		*err = -ENOMEM;

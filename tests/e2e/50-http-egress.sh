@@ -23,6 +23,7 @@ chmod 755 "$tmp"
 pids=()
 NGPID=
 cleanup() {
+	exec 2>/dev/null # no "Killed" job notices
 	# nginx: TERM lets the master take its worker with it
 	[ -n "$NGPID" ] && kill -TERM "$NGPID" 2>/dev/null
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -137,8 +138,11 @@ http {
   uwsgi_temp_path $tmp/ng/tmp; scgi_temp_path $tmp/ng/tmp;
   keepalive_timeout 60s;
   server { listen $NG:80; root $tmp/ng/html; }
+  server { listen $NG:443 ssl; ssl_certificate $tmp/ng/cert.pem; ssl_certificate_key $tmp/ng/key.pem; root $tmp/ng/html; }
 }
 NGX
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=edition.cnn.com \
+	-keyout "$tmp/ng/key.pem" -out "$tmp/ng/cert.pem" >/dev/null 2>&1 || fail setup "openssl req failed"
 nginx -c "$tmp/ng/nginx.conf" -p "$tmp/ng" >/dev/null 2>&1 &
 NGPID=$!
 cat >"$tmp/backend.py" <<'PYEOF'
@@ -339,6 +343,21 @@ fi
 # CONNECT to an allowed HTTP host: the tunnelled request is routed like a captured one
 out=$(cu -p "${PX[@]}" http://edition.cnn.com/b.txt)
 [ "$out" = second ] && ok connect-tunnel-routed || fail connect-tunnel-routed "got: $out"
+
+# CONNECT to port 443: the tunnel's ClientHello is routed by SNI, bytes relayed untouched
+out=$(cu -k -p "${PX[@]}" https://edition.cnn.com/a.txt)
+[ "$out" = first ] && ok connect-tls-sni-routed || fail connect-tls-sni-routed "got: $out"
+sleep 0.3
+if grep -q ' outbound|443||edition.cnn.com .* edition.cnn.com -$' "$tmp/sc.log"; then ok tls-tunnel-logged-with-sni; else fail tls-tunnel-logged-with-sni "$(tail -1 "$tmp/sc.log")"; fi
+# an allowed CONNECT whose SNI names another host meets the BlackHole: alert, closed
+cu -k -p "${PX[@]}" --connect-to evil.example:443:edition.cnn.com:443 https://evil.example/ >/dev/null 2>&1
+crc=$?
+sleep 0.3
+if [ "$crc" != 0 ] && grep -q '"- - -" 0 UH .* BlackHoleCluster .* evil.example -$' "$tmp/sc.log"; then
+	ok tls-unknown-sni-blackholed
+else
+	fail tls-unknown-sni-blackholed "curl rc $crc; $(tail -1 "$tmp/sc.log")"
+fi
 
 # 7. metrics
 prom() { curl -s "http://$1:15090/stats/prometheus"; }
