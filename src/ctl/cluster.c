@@ -158,6 +158,36 @@ out_close:
 	return r;
 }
 
+/* An egress pool the mode can route: 127.x in loopback mode, 198.18.0.0/15 in netns mode,
+ * apart from the pods. */
+static int check_pool(const char *pool, const struct eg_rt_config *c)
+{
+	struct eg_rt_net n, pods, lo = {0x7f000000, 8}, bench = {0xc6120000, 15};
+	struct eg_rt_net inet = {0xc613fffc, 30};
+
+	if (eg_rt_net_parse(pool, &n) < 0) {
+		eg_ctl_err("--egress-pool %s: not an IPv4 CIDR without host bits", pool);
+		return -EINVAL;
+	}
+	if (c->mode == EG_RT_LOOPBACK && !(eg_rt_net_contains(&lo, n.base) && n.len >= 8)) {
+		eg_ctl_err("--egress-pool %s: loopback mode needs a range inside 127.0.0.0/8",
+		           pool);
+		return -EINVAL;
+	}
+	if (c->mode == EG_RT_NETNS &&
+	    (!eg_rt_net_contains(&bench, n.base) || n.len < 15 || eg_rt_net_overlap(&n, &inet))) {
+		eg_ctl_err("--egress-pool %s: netns mode needs a range inside 198.18.0.0/15 that "
+		           "leaves 198.19.255.252/30 free",
+		           pool);
+		return -EINVAL;
+	}
+	if (eg_rt_net_parse(c->pod_cidr, &pods) == 0 && eg_rt_net_overlap(&n, &pods)) {
+		eg_ctl_err("--egress-pool %s overlaps the pod range %s", pool, c->pod_cidr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define UP_USAGE                                                                                   \
 	"cluster up [--mode loopback|netns] [--hosts-file F] [--ca-bundle F] "                     \
 	"[--egress-pool CIDR] [--revision REV] [--prefix NAME] [--pod-cidr CIDR] "                 \
@@ -255,6 +285,8 @@ static int cluster_up(struct eg_ctl *ctl, int argc, char **argv)
 		printf("cluster is already running (supervisor pid %ld)\n", (long)pid);
 		return EG_EXIT_OK;
 	}
+	if (pool && check_pool(pool, &up.cfg) < 0)
+		return EG_EXIT_REFUSED;
 	if (apply_settings(store, m, pool, rev) < 0)
 		return EG_EXIT_REFUSED;
 	r = eg_rt_up(store, &up, &pid, why, sizeof(why));

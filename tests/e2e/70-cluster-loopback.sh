@@ -163,6 +163,16 @@ out=$("$E" --store "$S2" cluster up --mode loopback --egressd "$W/fake-egressd" 
 rc=$?
 [ $rc -eq 1 ] && grep -q "inside 127.0.0.0/8" <<<"$out" && pass loopback-pod-cidr-checked ||
 	fail loopback-pod-cidr-checked "rc=$rc: $out"
+out=$("$E" --store "$S2" cluster up --mode loopback --egressd "$W/fake-egressd" \
+	--pod-cidr "$PODS" --egress-pool 198.18.240.0/20 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q "egress-pool 198.18.240.0/20: loopback mode needs a range inside 127.0.0.0/8" <<<"$out" &&
+	pass loopback-egress-pool-checked || fail loopback-egress-pool-checked "rc=$rc: $out"
+out=$("$E" --store "$S2" cluster up --mode loopback --egressd "$W/fake-egressd" \
+	--pod-cidr "$PODS" --egress-pool "$PODS" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q "overlaps the pod range" <<<"$out" && pass egress-pool-apart-from-pods ||
+	fail egress-pool-apart-from-pods "rc=$rc: $out"
 out=$("$E" --store "$S2" cluster up --mode bridge 2>&1)
 [ $? -eq 2 ] && pass bad-mode-is-usage || fail bad-mode-is-usage "$out"
 
