@@ -9,7 +9,6 @@
  * object becomes IST0106 messages instead of stopping the run. Messages go to stdout,
  * the closing line to stderr, as istioctl does. Exit 0 when nothing is above Info, 1
  * otherwise (or when an input could not be read), 2 for bad usage. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/str.h"
 #include "ctl/ctl.h"
 #include "model/analyze.h"
@@ -43,27 +43,6 @@ struct input {
 	size_t nnames;
 	unsigned unreadable; /* inputs or documents that could not be read at all */
 };
-
-/* Reads all of @fd into @b, up to the model's file limit (one byte more is read so the
- * size check below can tell). */
-static int read_all(int fd, struct eg_buf *b)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (eg_buf_reserve(b, 65536) < 0)
-			return b->len > EG_MODEL_MAX_FILE_BYTES ? 0 : -ENOMEM;
-		n = read(fd, b->data + b->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-	}
-}
 
 static void input_error(struct input *in, const char *file, const char *fmt, ...) EG_PRINTF(3, 4);
 static void input_error(struct input *in, const char *file, const char *fmt, ...)
@@ -268,14 +247,15 @@ static const char *remember(struct input *in, const char *path)
 
 static void load_fd(struct input *in, const char *path, int fd)
 {
-	struct eg_buf b = EG_BUF_INIT(EG_MODEL_MAX_FILE_BYTES + 65536);
+	struct eg_buf b = EG_BUF_INIT(EG_MODEL_MAX_FILE_BYTES + 1);
 	const char *file = remember(in, path);
 	int r;
 
 	if (!file)
 		return;
-	r = read_all(fd, &b);
-	if (r < 0)
+	/* one byte more than the model takes: it reports the size with its own message */
+	r = eg_file_read_fd(fd, EG_MODEL_MAX_FILE_BYTES + 1, &b);
+	if (r < 0 && r != -EFBIG)
 		input_error(in, file, "cannot read: %s", strerror(-r));
 	else
 		load_data(in, file, eg_buf_cstr(&b), b.len);
@@ -294,61 +274,34 @@ static void load_file(struct input *in, const char *path)
 	close(fd);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool yaml_name(const char *n)
-{
-	size_t l = strlen(n);
-
-	return n[0] != '.' && ((l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
-			       (l > 4 && strcmp(n + l - 4, ".yml") == 0) ||
-			       (l > 5 && strcmp(n + l - 5, ".json") == 0));
-}
-
 /* Every .yaml, .yml and .json file of @path, in name order (not recursive, as kubectl). */
 static void load_dir(struct input *in, const char *path)
 {
-	DIR *dir = opendir(path);
-	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, taken = 0;
+	int r = eg_file_list_at(AT_FDCWD, path, &names, &n);
 
-	if (!dir) {
-		input_error(in, path, "cannot open: %s", strerror(errno));
+	if (r < 0) {
+		input_error(in, path, "cannot open: %s", strerror(-r));
 		return;
 	}
-	while ((e = readdir(dir)) && n < MAX_FILES) {
-		size_t l;
-
-		if (!yaml_name(e->d_name))
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap ? cap * 2 : 16) * sizeof(*nn));
-
-			if (!nn)
-				break;
-			names = nn;
-			cap = cap ? cap * 2 : 16;
-		}
-		l = strlen(path) + strlen(e->d_name) + 2;
-		if (!(names[n] = malloc(l)))
-			break;
-		snprintf(names[n++], l, "%s/%s", path, e->d_name);
-	}
-	if (e)
-		input_error(in, path, "cannot list every file (out of memory or more than %d)",
-			    MAX_FILES);
-	closedir(dir);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n; i++) {
-		load_file(in, names[i]);
-		free(names[i]);
+		size_t l = strlen(path) + strlen(names[i]) + 2;
+		char *file;
+
+		if (!eg_ctl_yaml_name(names[i]))
+			continue;
+		if (taken == MAX_FILES || !(file = malloc(l))) {
+			input_error(in, path,
+				    "cannot list every file (out of memory or more than %d)", MAX_FILES);
+			break;
+		}
+		snprintf(file, l, "%s/%s", path, names[i]);
+		load_file(in, file);
+		free(file);
+		taken++;
 	}
-	free(names);
+	eg_file_names_free(names, n);
 }
 
 static void load_path(struct input *in, const char *path)

@@ -54,6 +54,8 @@ int eg_ctl_files_add(struct eg_ctl_files *f, const char *path);
 /* eg_ctl_read_inputs() of @f into @set, printing its diagnostics to stderr. */
 int eg_ctl_files_read(const struct eg_ctl_files *f, const struct eg_parse_opts *opts,
 		      struct eg_resource_set *set);
+/* A name that -f DIR reads: *.yaml, *.yml or *.json, not starting with a dot. */
+bool eg_ctl_yaml_name(const char *name);
 
 int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv);
 /* ca.c: `ca init|issue`, the mesh root CA and workload certificates */

@@ -40,7 +40,7 @@ static int parse_one(const char *path, int fd, const struct eg_parse_opts *opts,
 	return r;
 }
 
-static bool yaml_name(const char *n)
+bool eg_ctl_yaml_name(const char *n)
 {
 	size_t l = strlen(n);
 
@@ -63,7 +63,7 @@ static int parse_dir(const char *path, const struct eg_parse_opts *opts,
 		char *file;
 		int fd, r;
 
-		if (!yaml_name(names[i]))
+		if (!eg_ctl_yaml_name(names[i]))
 			continue;
 		file = malloc(len);
 		if (!file) {
