@@ -254,6 +254,14 @@ out=$(ec logs -n demo -l app=curl --tail 1)
 [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "^request" <<<"$out" && pass logs-selector-tail ||
 	fail logs-selector-tail "$out"
 
+timeout 3 "$E" --store "$S" logs -n demo deploy/curl -f --tail 0 --prefix >"$W/follow" 2>&1 &
+FOLLOW=$!
+sleep 0.5
+ec exec -n demo deploy/curl -- curl -s -m 2 http://follow.example/now >/dev/null
+wait "$FOLLOW"
+grep -q "^\[pod/$POD/istio-proxy\] request GET http://follow.example/now" "$W/follow" &&
+	! grep -q "politics" "$W/follow" && pass logs-follow || fail logs-follow "$(cat "$W/follow")"
+
 # --- SIGKILL of the pod's egressd: restarted after 1 s, RESTARTS 1, serving again ---
 PID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
 sidecar_serves() { [ "$(curl -s -m 1 -x "http://$1:15001" http://edition.cnn.com/)" = "sidecar of $2" ]; }
