@@ -22,6 +22,8 @@ static void ex_upstream_start(struct exch *ex);
 static void d_head(struct dconn *d);
 static void d_tls(struct dconn *d);
 static void d_start_captured(struct dconn *d);
+static int d_set_out(struct dconn *d, int status, const struct eg_http_header *add, size_t nadd,
+                     struct eg_str body);
 
 static const char *const dstate_names[_DS_MAX] = {
 	[DS_HEAD] = "head",   [DS_EXCH] = "exchange", [DS_TLS] = "tls",     [DS_TCP] = "tcp",
@@ -105,7 +107,7 @@ static void d_free_cb(struct eg_loop_closing *c)
 	free(d->rbuf);
 	free(d->thost);
 	free(d->tx);
-	eg_buf_done(&d->out);
+	free(d->out);
 	free(d);
 }
 
@@ -181,12 +183,7 @@ static void d_timer_cb(struct eg_timer *t, void *data)
 	eg_log_debug("conn %d: timeout in state %s", d->io.fd, dstate_names[d->state]);
 	if (d->state == DS_HEAD && d->rlen > 0 && d->pc) {
 		/* request head too slow: 408, as Envoy's request_headers_timeout does */
-		struct eg_buf *b = &d->out;
-
-		eg_buf_done(b);
-		if (eg_http_write_simple_response(b, 408, NULL, 0, EG_STR("request timeout\n"), true) ==
-		    0) {
-			d->out_off = 0;
+		if (d_set_out(d, 408, NULL, 0, EG_STR("request timeout\n")) == 0) {
 			d->rlen = 0;
 			d_set_state(d, DS_FLUSH);
 			eg_loop_io_set(d->pw->loop, &d->watch, EG_IO_WRITE);
@@ -209,13 +206,46 @@ void d_arm(struct dconn *d)
 
 /* ---- local responses ---- */
 
+/* d->out = @text (copied). 0 or -ENOMEM. */
+static int d_set_out_text(struct dconn *d, const char *text, size_t n)
+{
+	free(d->out);
+	d->out = malloc(n ? n : 1);
+	d->out_len = d->out_off = 0;
+	if (!d->out)
+		return -ENOMEM;
+	memcpy(d->out, text, n);
+	d->out_len = (uint32_t)n;
+	return 0;
+}
+
+/* d->out = a complete response made here, with "connection: close". 0 or < 0. */
+static int d_set_out(struct dconn *d, int status, const struct eg_http_header *add, size_t nadd,
+                     struct eg_str body)
+{
+	struct eg_buf *b = &d->pw->scratch;
+	int r;
+
+	b->len = 0;
+	r = eg_http_write_simple_response(b, status, add, nadd, body, true);
+	if (r < 0)
+		return r;
+	return d_set_out_text(d, b->data, b->len);
+}
+
+void d_local(const struct dconn *d, struct eg_net_addr *ret)
+{
+	*ret = d->pw->px->pod;
+	if (eg_net_addr_family(ret) == AF_INET && ret->u.in4.sin_addr.s_addr == 0)
+		(void)eg_net_local_addr(d->io.fd, ret); /* a wildcard pod address */
+	eg_net_addr_set_port(ret, d->lport);
+}
+
 /* Writes a response made here into d->out and closes after it (DS_FLUSH). */
 static void d_respond_close(struct dconn *d, int status, const struct eg_http_header *add,
                             size_t nadd, struct eg_str body)
 {
-	eg_buf_done(&d->out);
-	d->out_off = 0;
-	if (eg_http_write_simple_response(&d->out, status, add, nadd, body, true) < 0) {
+	if (d_set_out(d, status, add, nadd, body) < 0) {
 		dconn_close(d);
 		return;
 	}
@@ -227,32 +257,54 @@ static void d_respond_close(struct dconn *d, int status, const struct eg_http_he
 /* Sends d->out; 1 when all of it went, 0 when waiting, < 0 on error. */
 static int d_flush_out(struct dconn *d)
 {
-	while (d->out_off < d->out.len) {
-		struct iovec iov = { d->out.data + d->out_off, d->out.len - d->out_off };
+	while (d->out_off < d->out_len) {
+		struct iovec iov = { d->out + d->out_off, d->out_len - d->out_off };
 		ssize_t n = d->io.ops->send(&d->io, &iov, 1);
 
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		d->out_off += (size_t)n;
+		d->out_off += (uint32_t)n;
 	}
-	eg_buf_done(&d->out);
-	d->out_off = 0;
+	free(d->out);
+	d->out = NULL;
+	d->out_len = d->out_off = 0;
 	return 1;
 }
 
 /* ---- the exchange ---- */
 
+static void buf_clear(struct eg_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* A request costs no allocation once the worker is warm: exchanges (and their head
+ * buffers) come from a per-worker cache. */
 static struct exch *ex_new(struct dconn *d)
 {
-	struct exch *ex = calloc(1, sizeof(*ex));
+	struct pworker *pw = d->pw;
+	struct exch *ex = pw->exfree;
 
-	if (!ex)
-		return NULL;
+	if (ex) {
+		struct eg_buf uh = ex->uhead, dh = ex->dhead;
+
+		pw->exfree = ex->free_next;
+		pw->nexfree--;
+		memset(ex, 0, sizeof(*ex));
+		ex->uhead = uh;
+		ex->dhead = dh;
+	} else {
+		ex = calloc(1, sizeof(*ex));
+		if (!ex)
+			return NULL;
+		eg_buf_init(&ex->uhead, RBUF_MAX + 4096);
+		eg_buf_init(&ex->dhead, RBUF_MAX + 4096);
+	}
 	ex->d = d;
-	eg_buf_init(&ex->uhead, RBUF_MAX + 4096);
-	eg_buf_init(&ex->dhead, RBUF_MAX + 4096);
 	clock_gettime(CLOCK_REALTIME, &ex->start_rt);
 	ex->start_ms = eg_loop_now(d->pw->loop);
 	ex->status = 0;
@@ -261,12 +313,40 @@ static struct exch *ex_new(struct dconn *d)
 
 static void ex_free(struct exch *ex)
 {
+	struct pworker *pw;
+
 	if (!ex)
 		return;
-	eg_loop_timer_disarm(ex->d->pw->loop, &ex->timer);
+	pw = ex->d->pw;
+	eg_loop_timer_disarm(pw->loop, &ex->timer);
+	if (pw->nexfree < EXCH_CACHE && !pw->draining) {
+		if (ex->uhead.cap > EXCH_BUF_KEEP)
+			eg_buf_done(&ex->uhead);
+		if (ex->dhead.cap > EXCH_BUF_KEEP)
+			eg_buf_done(&ex->dhead);
+		buf_clear(&ex->uhead);
+		buf_clear(&ex->dhead);
+		ex->free_next = pw->exfree;
+		pw->exfree = ex;
+		pw->nexfree++;
+		return;
+	}
 	eg_buf_done(&ex->uhead);
 	eg_buf_done(&ex->dhead);
 	free(ex);
+}
+
+void ex_cache_free(struct pworker *pw)
+{
+	while (pw->exfree) {
+		struct exch *ex = pw->exfree;
+
+		pw->exfree = ex->free_next;
+		eg_buf_done(&ex->uhead);
+		eg_buf_done(&ex->dhead);
+		free(ex);
+	}
+	pw->nexfree = 0;
 }
 
 static bool req_body_complete(const struct exch *ex)
@@ -347,7 +427,7 @@ static void ex_local(struct exch *ex, int status, uint32_t flags, const char *de
 	if (d->mode == DM_EXPLICIT && ex->method != EG_HTTP_CONNECT)
 		keep = ex->req_keep_alive && req_body_complete(ex) && !d->closing_after &&
 		       !d->pw->draining;
-	eg_buf_done(&ex->dhead);
+	buf_clear(&ex->dhead);
 	ex->dhead_off = 0;
 	if (eg_http_write_simple_response(&ex->dhead, status, add, nadd, body, !keep) < 0) {
 		dconn_close(d);
@@ -857,7 +937,7 @@ static void ex_pump(struct exch *ex)
 					size_t k = (size_t)n;
 
 					if (k >= hl) {
-						eg_buf_done(&ex->dhead);
+						buf_clear(&ex->dhead);
 						ex->dhead_off = 0;
 						k -= hl;
 						if (k) {
@@ -1250,9 +1330,7 @@ static void d_connect_method(struct dconn *d, struct exch *ex, const struct eg_h
 		return;
 	}
 	d->tport = port;
-	eg_buf_done(&d->out);
-	d->out_off = 0;
-	if (eg_buf_puts(&d->out, "HTTP/1.1 200 Connection established\r\n\r\n") < 0) {
+	if (d_set_out_text(d, "HTTP/1.1 200 Connection established\r\n\r\n", 39) < 0) {
 		dconn_close(d);
 		return;
 	}
@@ -1631,6 +1709,7 @@ static void d_io(struct eg_io_watch *w, uint32_t ev)
 void dconn_accept(struct plistener *pl, int fd, const struct eg_net_addr *peer)
 {
 	struct pworker *pw = pl->pw;
+	struct eg_net_addr local;
 	struct dconn *d;
 
 	if (!pw->pc || pw->draining) {
@@ -1649,10 +1728,8 @@ void dconn_accept(struct plistener *pl, int fd, const struct eg_net_addr *peer)
 	eg_io_tcp_init(&d->io, fd);
 	eg_io_watch_init(&d->watch, fd, d_io, d);
 	eg_timer_init(&d->timer, d_timer_cb, d);
-	eg_buf_init(&d->out, 64 * 1024);
 	d->peer = *peer;
 	d->lport = pl->port;
-	eg_net_local_addr(fd, &d->local);
 	eg_net_set_nodelay(fd);
 	d->next = pw->conns;
 	if (pw->conns)
@@ -1665,7 +1742,8 @@ void dconn_accept(struct plistener *pl, int fd, const struct eg_net_addr *peer)
 		d_arm(d);
 		return;
 	}
-	if (eg_net_original_dst(fd, &d->orig) == 0 && !eg_net_addr_equal(&d->orig, &d->local)) {
+	if (eg_net_original_dst(fd, &d->orig) == 0 && eg_net_local_addr(fd, &local) == 0 &&
+	    !eg_net_addr_equal(&d->orig, &local)) {
 		d->mode = DM_CAPTURED;
 		d->tport = eg_net_addr_port(&d->orig);
 		d_start_captured(d);

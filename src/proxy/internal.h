@@ -91,7 +91,12 @@ struct pworker {
 	bool draining;
 	struct eg_http_header hdrs[EG_HTTP_MAX_FIELDS];
 	struct eg_buf scratch; /* simple responses */
+	struct exch *exfree;   /* finished exchanges kept for reuse (with their buffers) */
+	unsigned nexfree;
 };
+
+#define EXCH_CACHE     64   /* exchanges kept per worker */
+#define EXCH_BUF_KEEP  8192 /* head buffers up to this size are kept with them */
 
 uint64_t pw_rand(struct pworker *pw);
 
@@ -166,7 +171,8 @@ struct dconn {
 	bool keep_alive_seen; /* served a request already: idle timeout applies */
 	bool closing_after; /* close after the current response */
 	bool released;
-	struct eg_net_addr local, peer, orig; /* orig: captured destination */
+	struct eg_net_addr peer, orig; /* orig: captured destination (the local address is the
+	                                * pod address and d->lport: not kept per connection) */
 	char *thost;    /* CONNECT/absolute-form destination name, or NULL */
 	uint16_t tport; /* destination port when captured or tunnelled */
 	char *rbuf;
@@ -174,9 +180,9 @@ struct dconn {
 	size_t head_prev;
 	struct exch *ex;
 	struct tcpx *tx;
-	/* pending bytes of a response written here (DS_FLUSH, 100-continue, CONNECT 200) */
-	struct eg_buf out;
-	size_t out_off;
+	/* pending bytes of a response written here (DS_FLUSH, CONNECT 200): heap, only then */
+	char *out;
+	uint32_t out_len, out_off;
 };
 
 /* One HTTP request/response exchange (allocated per request, kept on a free list). */
@@ -265,6 +271,9 @@ void dconn_drain(struct dconn *d);
 void d_start_tcp(struct dconn *d, const struct eg_tcp_route *r, bool tls);
 void d_after_tunnel_open(struct dconn *d);
 void d_arm(struct dconn *d);
+void ex_cache_free(struct pworker *pw);
+/* The connection's local address (the pod address and listener port). */
+void d_local(const struct dconn *d, struct eg_net_addr *ret);
 
 /* upstream.c */
 struct pick {

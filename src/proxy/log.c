@@ -70,6 +70,7 @@ void log_http(struct exch *ex)
 	char code[8], dl[EG_NET_ADDR_STRLEN], dr[EG_NET_ADDR_STRLEN], flags[128];
 	struct eg_metrics_labels l = pc->base;
 	struct eg_buf fb = EG_BUF_INIT(sizeof(flags) - 1);
+	struct eg_net_addr local;
 
 	snprintf(code, sizeof(code), "%d", ex->status);
 	if (ex->flags == 0) {
@@ -105,8 +106,9 @@ void log_http(struct exch *ex)
 		e.upstream_host = eg_str_c(ex->uhost[0] ? ex->uhost : NULL);
 		e.upstream_cluster = eg_str_c(ex->cluster_name);
 		e.upstream_local_address = eg_str_c(ex->ulocal[0] ? ex->ulocal : NULL);
+		d_local(d, &local);
 		e.downstream_local_address = addr_str(d->mode == DM_CAPTURED && d->orig.len ? &d->orig
-		                                                                             : &d->local,
+		                                                                             : &local,
 		                                      dl, sizeof(dl));
 		e.downstream_remote_address = addr_str(&d->peer, dr, sizeof(dr));
 		e.route_name = eg_str_c(ex->route_name);
@@ -129,6 +131,7 @@ void log_tcp(struct dconn *d, struct tcpx *tx, uint64_t rx, uint64_t txb)
 	struct eg_metrics_labels l = pc->base;
 	struct eg_buf fb = EG_BUF_INIT(sizeof(flags) - 1);
 	struct eg_str host = tx->sni[0] ? eg_str_c(tx->sni) : eg_str_c(d->thost);
+	struct eg_net_addr local;
 
 	if (tx->flags == 0) {
 		memcpy(flags, "-", 2);
@@ -150,7 +153,8 @@ void log_tcp(struct dconn *d, struct tcpx *tx, uint64_t rx, uint64_t txb)
 		e.upstream_host = eg_str_c(tx->uhost[0] ? tx->uhost : NULL);
 		e.upstream_cluster = eg_str_c(tx->cluster_name);
 		e.upstream_local_address = eg_str_c(tx->ulocal[0] ? tx->ulocal : NULL);
-		e.downstream_local_address = addr_str(d->orig.len ? &d->orig : &d->local, dl, sizeof(dl));
+		d_local(d, &local);
+		e.downstream_local_address = addr_str(d->orig.len ? &d->orig : &local, dl, sizeof(dl));
 		e.downstream_remote_address = addr_str(&d->peer, dr, sizeof(dr));
 		e.requested_server_name = eg_str_c(tx->sni[0] ? tx->sni : NULL);
 		e.authority = d->thost ? eg_str_c(d->thost) : (struct eg_str){ NULL, 0 };

@@ -201,6 +201,7 @@ void proxy_worker_fini(struct eg_worker *w, void *data)
 	while (pw->conns)
 		dconn_close(pw->conns);
 	up_pools_free(pw);
+	ex_cache_free(pw);
 	/* the deferred closes run in the loop's last pass; what they free does not need pw */
 	pw->dns = eg_dns_resolver_free(pw->dns);
 	eg_net_pipe_pool_done(&pw->pipes);
