@@ -408,7 +408,7 @@ static void ex_local(struct exch *ex, int status, uint32_t flags, const char *de
 		ex->dnsq = NULL;
 	}
 	eg_loop_timer_disarm(d->pw->loop, &ex->timer);
-	if (ex->resp_head_done && ex->dhead_off > 0) {
+	if (ex->resp_started) {
 		/* the client already has part of a response: all we can do is close */
 		ex->flags |= flags;
 		ex->details = details;
@@ -936,6 +936,8 @@ static void ex_pump(struct exch *ex)
 				} else {
 					size_t k = (size_t)n;
 
+					if (ex->resp_head_done && !ex->resp_local)
+						ex->resp_started = true;
 					if (k >= hl) {
 						buf_clear(&ex->dhead);
 						ex->dhead_off = 0;

@@ -225,6 +225,7 @@ struct exch {
 	struct eg_buf dhead; /* response head (or a whole local response) to downstream */
 	size_t dhead_off;
 	bool resp_head_done;
+	bool resp_started; /* bytes of the upstream's final head went to the client */
 	bool resp_done;
 	bool resp_local;     /* dhead holds a complete local response */
 	size_t resp_prev;

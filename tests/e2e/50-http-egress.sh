@@ -168,6 +168,15 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b)
     def do_GET(self):
+        if self.path.startswith("/partial"):
+            self.send_response(200)
+            self.send_header("Content-Length", "10")
+            self.end_headers()
+            self.wfile.write(b"12345")
+            self.wfile.flush()
+            time.sleep(3)
+            self.wfile.write(b"67890")
+            return
         if self.path.startswith("/slow"): time.sleep(3)
         if self.path.startswith("/drain"): time.sleep(2)
         self.reply(200, "backend %s %s\n" % (self.headers.get("Host"), self.path))
@@ -388,6 +397,16 @@ if [ "$out" = 504 ] && [ $(((t1 - t0) / 1000000)) -lt 2500 ] && grep '"slow.exam
 	ok upstream-timeout-504-UT
 else
 	fail upstream-timeout-504-UT "code $out after $(((t1 - t0) / 1000000)) ms; $(grep slow.example "$tmp/sc.log" | tail -1)"
+fi
+
+# the route timeout after the response started: the client sees a cut response, no 504
+out=$(cu "${PX[@]}" http://slow.example/partial 2>/dev/null)
+crc=$?
+sleep 0.3
+if [ "$crc" = 18 ] && [ "$out" = 12345 ] && grep '"slow.example"' "$tmp/sc.log" | tail -1 | grep -q '"GET /partial HTTP/1.1" 200 UT '; then
+	ok route-timeout-after-response-started
+else
+	fail route-timeout-after-response-started "curl rc $crc, body '$out'; $(grep partial "$tmp/sc.log" | tail -1)"
 fi
 
 # 9. a ServiceEntry applied while a load runs flips 502 -> 200, nothing else
