@@ -324,3 +324,25 @@ int eg_file_list_at(int dirfd, const char *path, char ***ret_names, size_t *ret_
 	*ret_n = n;
 	return 0;
 }
+
+int eg_file_clear_dir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	DIR *dir;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		r = -errno;
+		(void)close(fd);
+		return r;
+	}
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.' && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT)
+			r = -errno;
+	closedir(dir);
+	return r;
+}

@@ -62,5 +62,9 @@ int eg_file_mkdirs_synced_at(int dirfd, const char *path, mode_t mode);
  * -ENOTDIR, -ENOMEM or -errno; nothing is returned on failure. */
 int eg_file_list_at(int dirfd, const char *path, char ***ret_names, size_t *ret_n);
 void eg_file_names_free(char **names, size_t n);
+/* Unlinks every entry of directory @path (relative to @dirfd) whose name does not start
+ * with a dot; they must not be directories. Goes on past a failure. 0, -errno of opening
+ * the directory, or of the last unlink that failed (an entry already gone is none). */
+int eg_file_clear_dir_at(int dirfd, const char *path);
 
 #endif /* EG_CORE_FILE_H */

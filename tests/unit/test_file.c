@@ -395,3 +395,35 @@ EG_TEST(list_at_empty_and_errors)
 	EG_ASSERT(names == NULL);
 	EG_ASSERT_EQ(n, 99);
 }
+
+EG_TEST(clear_dir_at_removes_all_but_dot_entries)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	EG_ASSERT_EQ(eg_file_mkdir_p(at("c"), 0755, 0755), 0);
+	put(at("c/one"), "1", 1);
+	put(at("c/two"), "2", 1);
+	put(at("c/.keep"), "", 0);
+	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("c")), 0);
+	EG_ASSERT(exists(at("c/.keep")));
+	EG_ASSERT_EQ(eg_file_list_at(AT_FDCWD, at("c"), &names, &n), 0);
+	EG_ASSERT_EQ(n, 0);
+	eg_file_names_free(names, n);
+	/* an empty directory is fine; a missing one or a file is the open's error */
+	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("c")), 0);
+	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("c/none")), -ENOENT);
+	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("c/.keep")), -ENOTDIR);
+}
+
+EG_TEST(clear_dir_at_goes_on_past_a_failure)
+{
+	EG_ASSERT_EQ(eg_file_mkdir_p(at("cf/a-subdir"), 0755, 0755), 0);
+	put(at("cf/b-file"), "x", 1);
+	put(at("cf/0-file"), "x", 1);
+	/* the subdirectory cannot be unlinked: reported, the files still go */
+	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("cf")), -EISDIR);
+	EG_ASSERT(!exists(at("cf/b-file")));
+	EG_ASSERT(!exists(at("cf/0-file")));
+	EG_ASSERT(exists(at("cf/a-subdir")));
+}
