@@ -46,23 +46,12 @@ int eg_mesh_ctx_open(struct eg_store *s, int how, struct eg_mesh_ctx *m)
 		}
 	}
 	if (how == LOCK_EX) {
-		/* temp files left behind belong to a writer that crashed */
-		char **names = NULL;
-		size_t n = 0;
-
 		if (mkdirat(m->fd, MESH_TMP_DIR, STORE_DIR_MODE) < 0 && errno != EEXIST) {
 			r = -errno;
 			goto out_close;
 		}
-		if (eg_mesh_names(m, MESH_TMP_DIR, &names, &n) == 0) {
-			for (size_t i = 0; i < n; i++) {
-				char rel[STORE_PATH_MAX];
-
-				snprintf(rel, sizeof(rel), "%s/%s", MESH_TMP_DIR, names[i]);
-				(void)unlinkat(m->fd, rel, 0);
-			}
-			eg_file_names_free(names, n);
-		}
+		/* temp files left behind belong to a writer that crashed */
+		(void)eg_file_clear_dir_at(m->fd, MESH_TMP_DIR);
 	}
 	return 0;
 out_close:

@@ -1,5 +1,4 @@
 /* src/store/store.c: opening a store, locking, file I/O, reads and the change signal. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -203,25 +202,10 @@ int eg_store_mkdirs(struct eg_store *s, const char *rel)
 
 void eg_store_clean_tmp(struct eg_store *s)
 {
-	int fd;
-	DIR *dir;
-	struct dirent *e;
-
 	/* a hand-cleaned store may have lost it: writes need it */
 	if (mkdirat(s->dirfd, "tmp", STORE_DIR_MODE) == 0)
 		(void)eg_store_fsync_dir(s, ".");
-	fd = openat(s->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		(void)close(fd);
-		return;
-	}
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			(void)unlinkat(fd, e->d_name, 0);
-	closedir(dir);
+	(void)eg_file_clear_dir_at(s->dirfd, "tmp");
 }
 
 /* --- open / close --- */

@@ -1,7 +1,6 @@
 /* src/store/write.c: write transactions: apply, delete, modify, status. Each one runs under
  * the exclusive lock, plans everything in memory first (so a refused request writes
  * nothing), then writes the generation file and the objects (see store.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "store/store-int.h"
 
 /* Kubernetes caps all annotations of an object at 256 KiB; a bigger last-applied
@@ -603,69 +603,35 @@ static bool safe_name(const char *s)
 /* Removes every object of namespace @ns (not the Namespace itself). */
 static int delete_ns_contents(struct eg_store *s, const char *ns)
 {
-	char **res = NULL;
-	size_t nres = 0;
-	int ret = 0;
 	const struct eg_kind *nsk = eg_kind_lookup("namespaces");
 	char nsres[256];
+	char **res = NULL;
+	size_t nres = 0;
+	int ret;
 
 	eg_store_resource_name(nsk, nsres, sizeof(nsres));
-	{
-		/* list objects/ by hand: store.c keeps its directory reader private */
-		int fd = openat(s->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-		struct dirent *e;
-
-		if (!dir) {
-			if (fd >= 0)
-				(void)close(fd);
-			return errno == ENOENT ? 0 : -errno;
-		}
-		while ((e = readdir(dir))) {
-			char **nr;
-
-			if (e->d_name[0] == '.' || strcmp(e->d_name, nsres) == 0)
-				continue;
-			nr = realloc(res, (nres + 1) * sizeof(*nr));
-			if (!nr || !(nr[nres] = strdup(e->d_name))) {
-				res = nr ? nr : res;
-				ret = -ENOMEM;
-				break;
-			}
-			res = nr;
-			nres++;
-		}
-		closedir(dir);
-	}
+	ret = eg_file_list_at(s->dirfd, "objects", &res, &nres);
+	if (ret < 0)
+		return ret == -ENOENT ? 0 : ret;
 	for (size_t i = 0; i < nres && ret == 0; i++) {
 		char rel[STORE_PATH_MAX], parent[STORE_PATH_MAX];
-		int fd;
-		DIR *dir;
-		struct dirent *e;
 
+		if (strcmp(res[i], nsres) == 0)
+			continue; /* the Namespace objects themselves */
 		snprintf(parent, sizeof(parent), "objects/%s", res[i]);
 		snprintf(rel, sizeof(rel), "objects/%s/%s", res[i], ns);
-		fd = openat(s->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		dir = fdopendir(fd);
-		if (!dir) {
-			(void)close(fd);
+		ret = eg_file_clear_dir_at(s->dirfd, rel);
+		if (ret == -ENOENT || ret == -ENOTDIR) {
+			ret = 0; /* nothing of this resource in @ns */
 			continue;
 		}
-		while ((e = readdir(dir)))
-			if (e->d_name[0] != '.' && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT)
-				ret = -errno;
-		(void)fsync(fd);
-		closedir(dir);
+		(void)eg_file_fsync_dir_at(s->dirfd, rel);
 		if (ret == 0 && unlinkat(s->dirfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			ret = -errno;
 		if (ret == 0)
 			ret = eg_store_fsync_dir(s, parent);
 	}
-	for (size_t i = 0; i < nres; i++)
-		free(res[i]);
-	free(res);
+	eg_file_names_free(res, nres);
 	return ret;
 }
 
