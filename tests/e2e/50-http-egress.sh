@@ -484,10 +484,65 @@ else
 fi
 rm -f "$ST/objects/configmaps/default/broken"
 
-# 12. admin: config_dump of the active snapshot
+# 12. listeners follow the Gateway servers: a new port opens, a removed one closes, and
+# a listener that stays keeps its socket (a keep-alive connection survives the reload)
+cat >"$tmp/alt.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: alt, namespace: aks-istio-egress}
+spec:
+  selector: {istio: asm-egress-test}
+  servers:
+  - port: {number: 8000, name: http-alt, protocol: HTTP}
+    hosts: [alt.example]
+YAML
+sed 's/^  - {name: https, port: 443, targetPort: 8443, protocol: TCP}$/&\n  - {name: http-alt, port: 8000, targetPort: 9000, protocol: TCP}/' "$tmp/gateway.yaml" >"$tmp/gateway-alt.yaml"
+python3 - "$GW" "$tmp/alt.yaml" "$tmp/gateway-alt.yaml" "$EGRESSCTL" "$ST" >"$tmp/keep.out" 2>&1 <<'PYEOF'
+import socket, subprocess, sys, time
+gw, alt, gwalt, ctl, st = sys.argv[1:6]
+def get(s):
+    s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: edition.cnn.com\r\n\r\n")
+    data = b""
+    while b"first\n" not in data:
+        b = s.recv(65536)
+        if not b: break
+        data += b
+    return data.split(b"\r\n")[0].decode()
+s = socket.create_connection((gw, 8080), timeout=10)
+print("before", get(s))
+for f in (gwalt, alt):
+    subprocess.run([ctl, "--store", st, "apply", "-f", f], check=True, capture_output=True)
+for _ in range(50):
+    try:
+        c = socket.create_connection((gw, 9000), timeout=2)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: nothing.example\r\nConnection: close\r\n\r\n")
+        print("alt", c.recv(4096).split(b"\r\n")[0].decode())
+        break
+    except OSError:
+        time.sleep(0.1)
+print("after", get(s))
+subprocess.run([ctl, "--store", st, "delete", "gateway", "alt", "-n", "aks-istio-egress"], check=True, capture_output=True)
+for _ in range(50):
+    try:
+        socket.create_connection((gw, 9000), timeout=2).close()
+        time.sleep(0.1)
+    except OSError:
+        print("alt closed")
+        break
+print("still", get(s))
+PYEOF
+if grep -q '^before HTTP/1.1 200' "$tmp/keep.out" && grep -q '^alt HTTP/1.1 404' "$tmp/keep.out" &&
+	grep -q '^after HTTP/1.1 200' "$tmp/keep.out" && grep -q '^alt closed' "$tmp/keep.out" &&
+	grep -q '^still HTTP/1.1 200' "$tmp/keep.out"; then
+	ok listeners-reconciled-on-reload
+else
+	fail listeners-reconciled-on-reload "$(tr '\n' ';' <"$tmp/keep.out")"
+fi
+
+# 13. admin: config_dump of the active snapshot
 if curl -s "http://$GW:15000/config_dump" | grep -q '"gateway_name": "asm-egress-test"'; then ok admin-config-dump; else fail admin-config-dump "no dump"; fi
 
-# 13. SIGTERM drains: a slow request in flight completes, readiness turns 503, exit 0
+# 14. SIGTERM drains: a slow request in flight completes, readiness turns 503, exit 0
 cu -o "$tmp/drain.out" "${PX[@]}" http://drain.example/drain &
 cpid=$!
 sleep 0.7
