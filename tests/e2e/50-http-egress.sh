@@ -450,6 +450,7 @@ metadata:
 data:
   mesh: |-
     accessLogFile: /dev/stdout
+    accessLogEncoding: JSON
     outboundTrafficPolicy:
       mode: ALLOW_ANY
 YAML
@@ -461,11 +462,18 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 sleep 0.3
+# (the same reload switched the access log to JSON)
 if [ "$out" = "backend passthru.example /p200" ] &&
-	grep '"passthru.example"' "$tmp/sc.log" | tail -1 | grep -q "\"$PY:80\" PassthroughCluster .* allow_any$"; then
-	ok allow-any-passthrough
+	grep '"passthru.example"' "$tmp/sc.log" | tail -1 | python3 -c '
+import json, sys
+e = json.loads(sys.stdin.read())
+ok = (e["upstream_cluster"] == "PassthroughCluster" and e["route_name"] == "allow_any"
+      and e["response_code"] == 200 and e["upstream_host"] == sys.argv[1] + ":80"
+      and e["authority"] == "passthru.example" and e["method"] == "GET")
+sys.exit(0 if ok else 1)' "$PY"; then
+	ok allow-any-passthrough-json-log
 else
-	fail allow-any-passthrough "got: $out; $(grep passthru "$tmp/sc.log" | tail -1)"
+	fail allow-any-passthrough-json-log "got: $out; $(grep passthru "$tmp/sc.log" | tail -1)"
 fi
 
 # 11. an invalid configuration: logged, the last good snapshot keeps serving
