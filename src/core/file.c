@@ -277,23 +277,34 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int eg_file_list_at(int dirfd, const char *path, char ***ret_names, size_t *ret_n)
+/* opendir(3) of @path relative to @dirfd. Its fd (>= 0, owned by *@ret) or -errno. */
+static int open_dir_at(int dirfd, const char *path, DIR **ret)
 {
 	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *dir;
-	int r = 0;
+	int r;
 
 	if (fd < 0)
 		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
+	*ret = fdopendir(fd);
+	if (!*ret) {
 		r = -errno;
 		(void)close(fd);
 		return r;
 	}
+	return fd;
+}
+
+int eg_file_list_at(int dirfd, const char *path, char ***ret_names, size_t *ret_n)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	DIR *dir;
+	int r = open_dir_at(dirfd, path, &dir);
+
+	if (r < 0)
+		return r;
+	r = 0;
 	while ((e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -327,19 +338,12 @@ int eg_file_list_at(int dirfd, const char *path, char ***ret_names, size_t *ret_
 
 int eg_file_clear_dir_at(int dirfd, const char *path)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *e;
 	DIR *dir;
-	int r = 0;
+	int fd = open_dir_at(dirfd, path, &dir), r = 0;
 
 	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		r = -errno;
-		(void)close(fd);
-		return r;
-	}
+		return fd;
 	while ((e = readdir(dir)))
 		if (e->d_name[0] != '.' && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT)
 			r = -errno;

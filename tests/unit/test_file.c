@@ -64,39 +64,43 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* Makes directory ROOT/@dir with the empty files @names (NULL-terminated); a name that
+ * ends in '/' is a directory. */
+static void make_tree(const char *dir, const char *const *names)
+{
+	char path[256];
+
+	EG_ASSERT_EQ(eg_file_mkdir_p(at(dir), 0755, 0755), 0);
+	for (; *names; names++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		if ((*names)[strlen(*names) - 1] == '/')
+			EG_ASSERT_EQ(eg_file_mkdir_p(at(path), 0755, 0755), 0);
+		else
+			put(at(path), "", 0);
+	}
+}
+
 /* --- reading --- */
 
-EG_TEST(read_all_small_file)
+/* Reads file @name holding @content into a buffer holding @prefix: it must hold @want. */
+static void check_read(const char *name, const char *content, const char *prefix, const char *want)
 {
 	struct eg_buf b = EG_BUF_INIT(1024);
 
-	put(at("small"), "hello\n", 6);
-	EG_ASSERT_EQ(eg_file_read_all(at("small"), 100, &b), 0);
-	EG_ASSERT_EQ(b.len, 6);
-	EG_ASSERT_STR_EQ(b.data, "hello\n");
+	put(at(name), content, strlen(content));
+	if (*prefix)
+		EG_ASSERT_EQ(eg_buf_puts(&b, prefix), 0);
+	EG_ASSERT_EQ(eg_file_read_all(at(name), 100, &b), 0);
+	EG_ASSERT_EQ(b.len, strlen(want));
+	EG_ASSERT_STR_EQ(eg_buf_cstr(&b), want);
 	eg_buf_done(&b);
 }
 
-EG_TEST(read_all_appends_to_what_the_buffer_holds)
+EG_TEST(read_all_whole_files)
 {
-	struct eg_buf b = EG_BUF_INIT(1024);
-
-	put(at("tail"), "world", 5);
-	EG_ASSERT_EQ(eg_buf_puts(&b, "hello "), 0);
-	EG_ASSERT_EQ(eg_file_read_all(at("tail"), 100, &b), 0);
-	EG_ASSERT_STR_EQ(eg_buf_cstr(&b), "hello world");
-	eg_buf_done(&b);
-}
-
-EG_TEST(read_all_empty_file)
-{
-	struct eg_buf b = EG_BUF_INIT(1024);
-
-	put(at("empty"), "", 0);
-	EG_ASSERT_EQ(eg_file_read_all(at("empty"), 100, &b), 0);
-	EG_ASSERT_EQ(b.len, 0);
-	EG_ASSERT_STR_EQ(eg_buf_cstr(&b), "");
-	eg_buf_done(&b);
+	check_read("small", "hello\n", "", "hello\n");
+	check_read("tail", "world", "hello ", "hello world"); /* appended */
+	check_read("empty", "", "", "");
 }
 
 EG_TEST(read_all_limit_is_inclusive)
@@ -195,33 +199,34 @@ EG_TEST(read_at_nofollow_and_regular)
 	eg_buf_done(&b);
 }
 
-/* A pipe has no size: the limit is found while reading. */
-EG_TEST(read_fd_pipe_over_the_limit_keeps_the_first_bytes)
+/* The read end of a pipe holding @data (its write end closed). */
+static int pipe_of(const char *data)
 {
-	struct eg_buf b = EG_BUF_INIT(1 << 20);
 	int p[2];
 
 	EG_ASSERT_EQ(pipe(p), 0);
-	EG_ASSERT_EQ(write(p[1], "abcdefghij", 10), 10);
+	EG_ASSERT_EQ(write(p[1], data, strlen(data)), (ssize_t)strlen(data));
 	(void)close(p[1]);
-	EG_ASSERT_EQ(eg_file_read_fd(p[0], 4, &b), -EFBIG);
-	EG_ASSERT_EQ(b.len, 4);
-	EG_ASSERT_STR_EQ(b.data, "abcd");
-	(void)close(p[0]);
-	eg_buf_done(&b);
+	return p[0];
 }
 
-EG_TEST(read_fd_pipe_exactly_at_the_limit)
+/* A pipe has no size: the limit is found while reading. */
+EG_TEST(read_fd_pipe_limit)
 {
 	struct eg_buf b = EG_BUF_INIT(1 << 20);
-	int p[2];
+	int fd = pipe_of("abcdefghij");
 
-	EG_ASSERT_EQ(pipe(p), 0);
-	EG_ASSERT_EQ(write(p[1], "abcd", 4), 4);
-	(void)close(p[1]);
-	EG_ASSERT_EQ(eg_file_read_fd(p[0], 4, &b), 0);
+	/* over the limit: refused, the first bytes are kept */
+	EG_ASSERT_EQ(eg_file_read_fd(fd, 4, &b), -EFBIG);
+	EG_ASSERT_EQ(b.len, 4);
 	EG_ASSERT_STR_EQ(b.data, "abcd");
-	(void)close(p[0]);
+	(void)close(fd);
+	eg_buf_done(&b);
+	/* exactly at it: fine */
+	fd = pipe_of("abcd");
+	EG_ASSERT_EQ(eg_file_read_fd(fd, 4, &b), 0);
+	EG_ASSERT_STR_EQ(b.data, "abcd");
+	(void)close(fd);
 	eg_buf_done(&b);
 }
 
@@ -363,12 +368,7 @@ EG_TEST(list_at_sorted_without_dot_entries)
 	char **names = NULL;
 	size_t n = 99;
 
-	EG_ASSERT_EQ(eg_file_mkdir_p(at("l"), 0755, 0755), 0);
-	put(at("l/b"), "", 0);
-	put(at("l/a"), "", 0);
-	put(at("l/.hidden"), "", 0);
-	EG_ASSERT_EQ(eg_file_mkdir_p(at("l/c"), 0755, 0755), 0);
-	put(at("l/B"), "", 0);
+	make_tree("l", (const char *const[]){"b", "a", ".hidden", "c/", "B", NULL});
 	EG_ASSERT_EQ(eg_file_list_at(AT_FDCWD, at("l"), &names, &n), 0);
 	EG_ASSERT_EQ(n, 4);
 	EG_ASSERT_STR_EQ(names[0], "B");
@@ -401,10 +401,7 @@ EG_TEST(clear_dir_at_removes_all_but_dot_entries)
 	char **names = NULL;
 	size_t n = 0;
 
-	EG_ASSERT_EQ(eg_file_mkdir_p(at("c"), 0755, 0755), 0);
-	put(at("c/one"), "1", 1);
-	put(at("c/two"), "2", 1);
-	put(at("c/.keep"), "", 0);
+	make_tree("c", (const char *const[]){"one", "two", ".keep", NULL});
 	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("c")), 0);
 	EG_ASSERT(exists(at("c/.keep")));
 	EG_ASSERT_EQ(eg_file_list_at(AT_FDCWD, at("c"), &names, &n), 0);
@@ -418,9 +415,7 @@ EG_TEST(clear_dir_at_removes_all_but_dot_entries)
 
 EG_TEST(clear_dir_at_goes_on_past_a_failure)
 {
-	EG_ASSERT_EQ(eg_file_mkdir_p(at("cf/a-subdir"), 0755, 0755), 0);
-	put(at("cf/b-file"), "x", 1);
-	put(at("cf/0-file"), "x", 1);
+	make_tree("cf", (const char *const[]){"a-subdir/", "b-file", "0-file", NULL});
 	/* the subdirectory cannot be unlinked: reported, the files still go */
 	EG_ASSERT_EQ(eg_file_clear_dir_at(AT_FDCWD, at("cf")), -EISDIR);
 	EG_ASSERT(!exists(at("cf/b-file")));
