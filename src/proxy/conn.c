@@ -275,6 +275,25 @@ static int d_flush_out(struct dconn *d)
 
 /* ---- the exchange ---- */
 
+#define HDR_OPS_MAX 16
+
+/* A VirtualService's header operations as forwarding options: "set" replaces (drop, then
+ * add), "add" appends, "remove" drops. At most HDR_OPS_MAX of each kind are applied. */
+static void header_ops(const struct eg_header_ops *ops, struct eg_str *drop, size_t *ndrop,
+                       struct eg_http_header *add, size_t *nadd)
+{
+	for (size_t i = 0; i < ops->nset && *nadd < HDR_OPS_MAX && *ndrop < HDR_OPS_MAX + 1; i++) {
+		drop[(*ndrop)++] = eg_str_c(ops->set[i].key);
+		add[(*nadd)++] = (struct eg_http_header){ eg_str_c(ops->set[i].key),
+			                                  eg_str_c(ops->set[i].value) };
+	}
+	for (size_t i = 0; i < ops->nadd && *nadd < HDR_OPS_MAX; i++)
+		add[(*nadd)++] = (struct eg_http_header){ eg_str_c(ops->add[i].key),
+			                                  eg_str_c(ops->add[i].value) };
+	for (size_t i = 0; i < ops->nremove && *ndrop < 2 * HDR_OPS_MAX + 1; i++)
+		drop[(*ndrop)++] = eg_str_c(ops->remove[i]);
+}
+
 static void buf_clear(struct eg_buf *b)
 {
 	b->len = 0;
@@ -639,6 +658,9 @@ static int ex_parse_response(struct exch *ex)
 		ssize_t n = eg_http_parse_response(u->rbuf + u->roff, u->rlen - u->roff, ex->resp_prev,
 		                                   d->pw->hdrs, EG_HTTP_MAX_FIELDS, ex->method, &resp);
 		struct eg_http_fwd fwd = { 0 };
+		struct eg_http_header add[HDR_OPS_MAX];
+		struct eg_str drop[2 * HDR_OPS_MAX + 2];
+		size_t nadd = 0, ndrop = 0;
 		bool keep;
 
 		if (n == -EAGAIN) {
@@ -669,6 +691,12 @@ static int ex_parse_response(struct exch *ex)
 			ex->resp_keep_alive = false;
 		else
 			ex->resp_keep_alive = true;
+		if (ex->route)
+			header_ops(&ex->route->response_headers, drop, &ndrop, add, &nadd);
+		fwd.drop = drop;
+		fwd.n_drop = ndrop;
+		fwd.add = add;
+		fwd.n_add = nadd;
 		fwd.connection = !keep ? EG_HTTP_CONN_CLOSE
 		                       : (ex->version == 10 ? EG_HTTP_CONN_KEEP_ALIVE
 		                                            : EG_HTTP_CONN_DEFAULT);
@@ -1257,10 +1285,10 @@ static void d_request(struct dconn *d, const struct eg_http_req *req, size_t n)
 	/* the forwarded head, written once while the parsed fields are at hand */
 	{
 		struct eg_http_fwd fwd = { 0 };
-		struct eg_http_header add[16];
-		size_t nadd = 0;
+		struct eg_http_header add[HDR_OPS_MAX];
+		struct eg_str drop[2 * HDR_OPS_MAX + 2];
+		size_t nadd = 0, ndrop = 0;
 		char peer[EG_NET_ADDR_STRLEN];
-		static const struct eg_str drop_expect[] = { { "expect", 6 } };
 
 		if (d->mode == DM_GATEWAY && eg_net_addr_format_ip(&d->peer, peer, sizeof(peer)) > 0)
 			fwd.xff_append = eg_str_c(peer);
@@ -1268,16 +1296,11 @@ static void d_request(struct dconn *d, const struct eg_http_req *req, size_t n)
 		fwd.request_id = (struct eg_str){ ex->reqid, ex->reqid_len };
 		if (route->rewrite.authority)
 			fwd.host = eg_str_c(route->rewrite.authority);
-		if (ex->expect) {
-			fwd.drop = drop_expect;
-			fwd.n_drop = 1;
-		}
-		for (size_t i = 0; i < route->request_headers.nset && nadd < 8; i++)
-			add[nadd++] = (struct eg_http_header){ eg_str_c(route->request_headers.set[i].key),
-				                               eg_str_c(route->request_headers.set[i].value) };
-		for (size_t i = 0; i < route->request_headers.nadd && nadd < 16; i++)
-			add[nadd++] = (struct eg_http_header){ eg_str_c(route->request_headers.add[i].key),
-				                               eg_str_c(route->request_headers.add[i].value) };
+		if (ex->expect) /* we answer 100-continue ourselves */
+			drop[ndrop++] = EG_STR("expect");
+		header_ops(&route->request_headers, drop, &ndrop, add, &nadd);
+		fwd.drop = drop;
+		fwd.n_drop = ndrop;
 		fwd.add = add;
 		fwd.n_add = nadd;
 		if (eg_http_write_request(&ex->uhead, req, &fwd) < 0) {

@@ -177,6 +177,9 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(3)
             self.wfile.write(b"67890")
             return
+        if self.path.startswith("/hdr"):
+            self.reply(200, "x-test=%s x-drop=%s\n" % (self.headers.get("X-Test"), self.headers.get("X-Drop")))
+            return
         if self.path.startswith("/slow"): time.sleep(3)
         if self.path.startswith("/drain"): time.sleep(2)
         self.reply(200, "backend %s %s\n" % (self.headers.get("Host"), self.path))
@@ -230,6 +233,20 @@ spec:
   http:
   - timeout: 1s
     route: [{destination: {host: slow.example, port: {number: 80}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: aks-istio-egress}
+spec:
+  hosts: [echo.example]
+  http:
+  - headers:
+      request:
+        set: {x-test: from-vs}
+        remove: [x-drop]
+      response:
+        add: {x-resp: added}
+    route: [{destination: {host: echo.example, port: {number: 80}}}]
 YAML
 ctl apply -f "$tmp/extra.yaml" >/dev/null || { fail setup "extra apply failed"; exit 1; }
 
@@ -329,6 +346,14 @@ out=$(cu -v "${PX[@]}" -H 'Expect: 100-continue' --data-binary @"$tmp/up.bin" ht
 if grep -q '< HTTP/1.1 100 Continue' <<<"$out"; then ok expect-100-interim-sent; else fail expect-100-interim-sent "no 100 Continue seen"; fi
 out=$(cu "${PX[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up.bin" http://echo.example/chunked 2>&1)
 if grep -q "got 200000 $sum" <<<"$out"; then ok chunked-upload; else fail chunked-upload "got: $out"; fi
+
+# VirtualService header operations: request set/remove, response add
+out=$(cu -i "${PX[@]}" -H 'X-Test: client' -H 'X-Drop: 1' http://echo.example/hdr)
+if grep -q '^x-test=from-vs x-drop=None' <<<"$out" && grep -qi '^x-resp: added' <<<"$out"; then
+	ok vs-header-operations
+else
+	fail vs-header-operations "$(tr '\r\n' '  ' <<<"$out")"
+fi
 
 # 5. REGISTRY_ONLY: a host outside the registry gets 502 with the reason
 out=$(cu -i "${PX[@]}" http://unknown.example.org/x)
