@@ -10,7 +10,8 @@ one measurement per line, first field the kind:
     load   SCEN BODY CONNS MODE REP WHO RPS P50_US P99_US CPU_US_PER_REQ REQUESTS ERRORS
     idle   WHO RSS_KIB PSS_KIB
     conn   KIND WHO HELD FAILED CLOSED_WHILE_IDLE RSS_BEFORE_KIB RSS_AFTER_KIB BYTES_PER_CONN NOTE
-    stream METHOD REP WHO GBPS NOTE      (METHOD tls: HTTPS download; raw: ClientHello + bytes)
+    stream METHOD REP WHO GBPS NOTE CPU_MS  (METHOD tls: HTTPS download; raw: ClientHello +
+                                            bytes; CPU_MS: the relay's CPU for the GiB)
     check  WHO SCEN NAME ok|FAIL DETAIL
     note   WHO TEXT
     prof_sys WHO REQUESTS SYSCALLS EPOLL_CTL RECV SEND EPOLL_WAIT CONTEXT_SWITCHES (per request)
@@ -88,7 +89,8 @@ def main():
         elif kind == "conn":
             conns[r[1]][r[2]] = r[3:]
         elif kind == "stream":
-            streams[(r[1], r[3])][int(r[2])] = (num(r[4]), r[5] if len(r) > 5 else "")
+            streams[(r[1], r[3])][int(r[2])] = (num(r[4]), r[5] if len(r) > 5 else "",
+                                                num(r[6]) if len(r) > 6 else None)
         elif kind == "check":
             checks.append(r[1:])
         elif kind == "note":
@@ -226,24 +228,27 @@ def main():
           "splice() through a pipe, or read/write of 64 KiB) with no routing: the limit. "
           "Target: ≥ 0.95× direct.")
         w("")
-        w("| who | tls GB/s | tls ratio to direct | raw GB/s | raw ratio to direct |")
-        w("|---|---|---|---|---|")
+        w("| who | tls GB/s | tls ratio to direct | tls relay CPU ms/GiB | raw GB/s | "
+          "raw ratio to direct | raw relay CPU ms/GiB |")
+        w("|---|---|---|---|---|---|---|")
         for who in ("direct", "splice-relay", "copy-relay") + ORDER[1:]:
             cells = []
             for method in ("tls", "raw"):
                 d = streams.get((method, who))
                 direct = streams.get((method, "direct"), {})
                 if not d:
-                    cells += ["–", "–"]
+                    cells += ["–", "–", "–"]
                     continue
                 reps_ = sorted(d)
                 vals = [d[rep][0] for rep in reps_]
                 ratios = [d[rep][0] / direct[rep][0]
                           if d[rep][0] and direct.get(rep, (None,))[0] else None
                           for rep in reps_]
+                cpu = [d[rep][2] for rep in reps_]
                 errs = "; ".join(x[1] for x in d.values() if x[1])
-                cells += [joined(vals, 2) + (f" ({errs})" if errs else ""), joined(ratios, 2)]
-            if cells != ["–"] * 4:
+                cells += [joined(vals, 2) + (f" ({errs})" if errs else ""), joined(ratios, 2),
+                          joined(cpu) if who != "direct" else "–"]
+            if cells != ["–"] * 6:
                 w(f"| {who} | " + " | ".join(cells) + " |")
         w("")
 
