@@ -113,11 +113,25 @@ static struct pconf *pconf_build(struct ctl *c, struct eg_snapshot *snap)
 
 /* ---- publication ---- */
 
+static bool is_loopback4(const struct eg_net_addr *a)
+{
+	return eg_net_addr_family(a) == AF_INET && (ntohl(a->u.in4.sin_addr.s_addr) >> 24) == 127;
+}
+
+/* Data listeners bind the pod address in loopback mode (pods share the host's network
+ * namespace). A pod with its own namespace binds the wildcard, as Envoy's 0.0.0.0_15001
+ * does: iptables REDIRECT hands locally made connections to 127.0.0.1, not the pod IP. */
 static int open_group(struct ctl *c, uint16_t port, int *fds)
 {
 	struct eg_net_addr a = c->px.pod;
 	struct eg_net_listen_opts o = { .reuseport = true };
 
+	if (!is_loopback4(&a)) {
+		if (eg_net_addr_family(&a) == AF_INET6)
+			eg_net_addr_parse_ip("::", 2, 0, &a);
+		else
+			eg_net_addr_parse_ip("0.0.0.0", 7, 0, &a);
+	}
 	eg_net_addr_set_port(&a, port);
 	return eg_net_listen_group(&a, &o, c->px.nworkers, fds, NULL);
 }
