@@ -52,7 +52,7 @@ static void decide_http(const struct eg_route_table *rt, struct eg_str host, uin
 		d->rule = "no_route";
 		return;
 	}
-	d->vhost = eg_route_table_vhost(rt, (struct eg_str){ auth, (size_t)n });
+	d->vhost = eg_route_table_vhost(rt, (struct eg_str){auth, (size_t)n});
 	if (!d->vhost) {
 		d->verdict = EG_POLICY_NO_ROUTE;
 		d->rule = "no_route";
@@ -126,8 +126,7 @@ int eg_policy_decide(const struct eg_snapshot *s, struct eg_str host, uint16_t p
 	return 0;
 }
 
-size_t eg_policy_deny_reason(const struct eg_snapshot *s, struct eg_str host, char *out,
-                             size_t cap)
+size_t eg_policy_deny_reason(const struct eg_snapshot *s, struct eg_str host, char *out, size_t cap)
 {
 	const struct eg_outbound_policy *p = eg_snapshot_policy(s);
 	int n;
@@ -138,8 +137,10 @@ size_t eg_policy_deny_reason(const struct eg_snapshot *s, struct eg_str host, ch
 		host.len = 255;
 	if (p && p->mode == EG_POLICY_REGISTRY_ONLY)
 		n = snprintf(out, cap,
-		             "%.*s: not in the service registry (outboundTrafficPolicy REGISTRY_ONLY, %s)",
-		             (int)host.len, host.ptr ? host.ptr : "", p->source ? p->source : "default");
+		             "%.*s: not in the service registry (outboundTrafficPolicy "
+		             "REGISTRY_ONLY, %s)",
+		             (int)host.len, host.ptr ? host.ptr : "",
+		             p->source ? p->source : "default");
 	else
 		n = snprintf(out, cap, "%.*s: routed to BlackHoleCluster (%s)", (int)host.len,
 		             host.ptr ? host.ptr : "", p && p->source ? p->source : "default");

@@ -20,16 +20,16 @@
 /* What a connection to host:port (CONNECT, or an absolute-form request) would meet, decided
  * from the snapshot alone. */
 enum eg_policy_verdict {
-	EG_POLICY_ALLOW,     /* a route to a real cluster (or Passthrough under ALLOW_ANY) */
-	EG_POLICY_DENY,      /* block_all or BlackHoleCluster: refuse before any lookup */
-	EG_POLICY_NO_ROUTE,  /* gateway or HTTP table without a virtual host (404 NR) */
+	EG_POLICY_ALLOW,    /* a route to a real cluster (or Passthrough under ALLOW_ANY) */
+	EG_POLICY_DENY,     /* block_all or BlackHoleCluster: refuse before any lookup */
+	EG_POLICY_NO_ROUTE, /* gateway or HTTP table without a virtual host (404 NR) */
 };
 
 struct eg_policy_decision {
 	enum eg_policy_verdict verdict;
-	const char *rule; /* the rule that decided: "block_all", "BlackHoleCluster",
-	                   * "allow_any", "PassthroughCluster", "route", "sni", "no_route" */
-	const struct eg_port_entry *port;  /* the sidecar port entry, or NULL */
+	const char *rule;                 /* the rule that decided: "block_all", "BlackHoleCluster",
+	                                   * "allow_any", "PassthroughCluster", "route", "sni", "no_route" */
+	const struct eg_port_entry *port; /* the sidecar port entry, or NULL */
 	const struct eg_route_table *http; /* HTTP chain: the table the host was looked up in */
 	const struct eg_vhost *vhost;      /* ... and its virtual host (catch-all included) */
 	const struct eg_tcp_route *tcp;    /* TLS/TCP chain: the route (fallback included) */

@@ -36,12 +36,12 @@ static char *slurp(const char *path)
 /* Compiles the sidecar of the curl workload from the named testdata files. */
 static struct eg_snapshot *sidecar_from(const char *const *files, size_t n)
 {
-	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_resource_set set;
 	struct eg_diag d;
 	struct eg_snapshot *s = NULL;
-	struct eg_proxy_id who = { .role = EG_ROLE_SIDECAR, .ns = "aks-istio-egress",
-		                   .service_account = "curl" };
+	struct eg_proxy_id who = {
+	        .role = EG_ROLE_SIDECAR, .ns = "aks-istio-egress", .service_account = "curl"};
 
 	eg_resource_set_init(&set);
 	eg_diag_init(&d);
@@ -69,9 +69,9 @@ static struct eg_snapshot *sidecar_from(const char *const *files, size_t n)
 	return s;
 }
 
-static const char *const registry_only[] = { "base.yaml", "mesh-registry-only.yaml",
-	                                     "scenario-http.yaml" };
-static const char *const allow_any[] = { "base.yaml", "mesh-allow-any.yaml" };
+static const char *const registry_only[] = {"base.yaml", "mesh-registry-only.yaml",
+                                            "scenario-http.yaml"};
+static const char *const allow_any[] = {"base.yaml", "mesh-allow-any.yaml"};
 
 static void decide(const struct eg_snapshot *s, const char *host, uint16_t port,
                    enum eg_policy_verdict want, const char *rule)
@@ -80,8 +80,8 @@ static void decide(const struct eg_snapshot *s, const char *host, uint16_t port,
 
 	EG_ASSERT_EQ(eg_policy_decide(s, eg_str_c(host), port, &d), 0);
 	if (d.verdict != want || strcmp(d.rule, rule) != 0)
-		EG_FAIL("%s:%u: verdict %d rule %s, want %d %s", host, port, d.verdict, d.rule, want,
-		        rule);
+		EG_FAIL("%s:%u: verdict %d rule %s, want %d %s", host, port, d.verdict, d.rule,
+		        want, rule);
 }
 
 EG_TEST(registry_only_allows_the_service_entry_host)
@@ -135,12 +135,12 @@ EG_TEST(deny_reason_names_host_and_rule)
 
 EG_TEST(deny_routes_and_blackhole_detection)
 {
-	struct eg_weighted_cluster bh = { .name = "BlackHoleCluster", .weight = 100 };
-	struct eg_weighted_cluster pt = { .name = "PassthroughCluster", .weight = 100 };
-	struct eg_tcp_route r1 = { .clusters = &bh, .nclusters = 1, .total_weight = 100 };
-	struct eg_tcp_route r2 = { .clusters = &pt, .nclusters = 1, .total_weight = 100 };
-	struct eg_route deny = { .action = EG_ACTION_DIRECT, .deny_reason = "x" };
-	struct eg_route direct = { .action = EG_ACTION_DIRECT };
+	struct eg_weighted_cluster bh = {.name = "BlackHoleCluster", .weight = 100};
+	struct eg_weighted_cluster pt = {.name = "PassthroughCluster", .weight = 100};
+	struct eg_tcp_route r1 = {.clusters = &bh, .nclusters = 1, .total_weight = 100};
+	struct eg_tcp_route r2 = {.clusters = &pt, .nclusters = 1, .total_weight = 100};
+	struct eg_route deny = {.action = EG_ACTION_DIRECT, .deny_reason = "x"};
+	struct eg_route direct = {.action = EG_ACTION_DIRECT};
 
 	EG_ASSERT(eg_policy_tcp_denies(&r1));
 	EG_ASSERT(!eg_policy_tcp_denies(&r2));
@@ -152,13 +152,13 @@ EG_TEST(deny_routes_and_blackhole_detection)
 
 EG_TEST(no_capture_listener_is_enoent)
 {
-	struct eg_parse_opts po = { .default_ns = "default" };
+	struct eg_parse_opts po = {.default_ns = "default"};
 	struct eg_resource_set set;
 	struct eg_diag d;
 	struct eg_snapshot *s = NULL;
 	struct eg_policy_decision dec;
-	struct eg_proxy_id who = { .role = EG_ROLE_GATEWAY, .ns = "aks-istio-egress",
-		                   .name = "asm-egress-test" };
+	struct eg_proxy_id who = {
+	        .role = EG_ROLE_GATEWAY, .ns = "aks-istio-egress", .name = "asm-egress-test"};
 	char *text = slurp("tests/testdata/compile/base.yaml");
 
 	EG_ASSERT(text != NULL);

@@ -19,7 +19,7 @@ struct fixture {
 static void fx_init(struct fixture *f)
 {
 	static const char hosts[] = "127.0.5.1 two.example\n127.0.5.2 two.example\n";
-	struct eg_dns_config dc = { 0 };
+	struct eg_dns_config dc = {0};
 
 	memset(f, 0, sizeof(*f));
 	EG_ASSERT_EQ(eg_loop_new(&f->loop), 0);
@@ -53,15 +53,15 @@ static void never(void *data, int status, struct eg_dns_answer *ans)
 }
 
 static const struct eg_endpoint three[] = {
-	{ .address = "127.0.4.1", .port = 81, .weight = 1 },
-	{ .address = "127.0.4.2", .port = 82, .weight = 1 },
-	{ .address = "127.0.4.3", .port = 83, .weight = 1 },
+        {.address = "127.0.4.1", .port = 81, .weight = 1},
+        {.address = "127.0.4.2", .port = 82, .weight = 1},
+        {.address = "127.0.4.3", .port = 83, .weight = 1},
 };
 
 static int pick_port(struct fixture *f, const struct eg_cluster *cl)
 {
 	struct eg_net_addr a;
-	int r = up_pick(&f->pw, cl, (struct eg_str){ 0 }, 0, NULL, never, NULL, NULL, &a);
+	int r = up_pick(&f->pw, cl, (struct eg_str){0}, 0, NULL, never, NULL, NULL, &a);
 
 	EG_ASSERT_EQ(r, 0);
 	return eg_net_addr_port(&a);
@@ -70,9 +70,12 @@ static int pick_port(struct fixture *f, const struct eg_cluster *cl)
 EG_TEST(round_robin_cycles_static_endpoints)
 {
 	struct fixture f;
-	struct eg_cluster cl = { .name = "outbound|80||rr.example", .type = EG_CLUSTER_STATIC,
-		                 .endpoints = three, .nendpoints = 3, .lb = EG_LB_ROUND_ROBIN };
-	int seen[3] = { 0 };
+	struct eg_cluster cl = {.name = "outbound|80||rr.example",
+	                        .type = EG_CLUSTER_STATIC,
+	                        .endpoints = three,
+	                        .nendpoints = 3,
+	                        .lb = EG_LB_ROUND_ROBIN};
+	int seen[3] = {0};
 
 	fx_init(&f);
 	for (int i = 0; i < 9; i++)
@@ -86,9 +89,12 @@ EG_TEST(round_robin_cycles_static_endpoints)
 EG_TEST(random_stays_within_endpoints)
 {
 	struct fixture f;
-	struct eg_cluster cl = { .name = "outbound|80||rnd.example", .type = EG_CLUSTER_STATIC,
-		                 .endpoints = three, .nendpoints = 3, .lb = EG_LB_RANDOM };
-	int seen[3] = { 0 };
+	struct eg_cluster cl = {.name = "outbound|80||rnd.example",
+	                        .type = EG_CLUSTER_STATIC,
+	                        .endpoints = three,
+	                        .nendpoints = 3,
+	                        .lb = EG_LB_RANDOM};
+	int seen[3] = {0};
 
 	fx_init(&f);
 	for (int i = 0; i < 300; i++) {
@@ -104,8 +110,11 @@ EG_TEST(random_stays_within_endpoints)
 EG_TEST(least_request_avoids_the_busy_endpoint)
 {
 	struct fixture f;
-	struct eg_cluster cl = { .name = "outbound|80||lr.example", .type = EG_CLUSTER_STATIC,
-		                 .endpoints = three, .nendpoints = 2, .lb = EG_LB_LEAST_REQUEST };
+	struct eg_cluster cl = {.name = "outbound|80||lr.example",
+	                        .type = EG_CLUSTER_STATIC,
+	                        .endpoints = three,
+	                        .nendpoints = 2,
+	                        .lb = EG_LB_LEAST_REQUEST};
 	struct eg_net_addr busy;
 	int busy_hits = 0;
 
@@ -122,16 +131,20 @@ EG_TEST(least_request_avoids_the_busy_endpoint)
 EG_TEST(strict_dns_uses_every_address_logical_dns_the_first)
 {
 	struct fixture f;
-	static const struct eg_endpoint ep[] = { { .address = "two.example", .port = 8080 } };
-	struct eg_cluster cl = { .name = "outbound|8080||two.example", .type = EG_CLUSTER_STRICT_DNS,
-		                 .endpoints = ep, .nendpoints = 1, .lb = EG_LB_ROUND_ROBIN };
+	static const struct eg_endpoint ep[] = {{.address = "two.example", .port = 8080}};
+	struct eg_cluster cl = {.name = "outbound|8080||two.example",
+	                        .type = EG_CLUSTER_STRICT_DNS,
+	                        .endpoints = ep,
+	                        .nendpoints = 1,
+	                        .lb = EG_LB_ROUND_ROBIN};
 	struct eg_net_addr a;
 	char buf[EG_NET_ADDR_STRLEN];
 	int n1 = 0, n2 = 0;
 
 	fx_init(&f);
 	for (int i = 0; i < 4; i++) {
-		EG_ASSERT_EQ(up_pick(&f.pw, &cl, (struct eg_str){ 0 }, 0, NULL, never, NULL, NULL, &a), 0);
+		EG_ASSERT_EQ(
+		        up_pick(&f.pw, &cl, (struct eg_str){0}, 0, NULL, never, NULL, NULL, &a), 0);
 		eg_net_addr_format(&a, buf, sizeof(buf));
 		n1 += strcmp(buf, "127.0.5.1:8080") == 0;
 		n2 += strcmp(buf, "127.0.5.2:8080") == 0;
@@ -140,7 +153,8 @@ EG_TEST(strict_dns_uses_every_address_logical_dns_the_first)
 	EG_ASSERT_EQ(n2, 2);
 	cl.type = EG_CLUSTER_LOGICAL_DNS;
 	for (int i = 0; i < 3; i++) {
-		EG_ASSERT_EQ(up_pick(&f.pw, &cl, (struct eg_str){ 0 }, 0, NULL, never, NULL, NULL, &a), 0);
+		EG_ASSERT_EQ(
+		        up_pick(&f.pw, &cl, (struct eg_str){0}, 0, NULL, never, NULL, NULL, &a), 0);
 		eg_net_addr_format(&a, buf, sizeof(buf));
 		EG_ASSERT_STR_EQ(buf, "127.0.5.1:8080");
 	}
@@ -150,42 +164,44 @@ EG_TEST(strict_dns_uses_every_address_logical_dns_the_first)
 EG_TEST(original_dst_and_empty_clusters)
 {
 	struct fixture f;
-	struct eg_cluster pt = { .name = "PassthroughCluster", .type = EG_CLUSTER_ORIGINAL_DST };
-	struct eg_cluster bh = { .name = "BlackHoleCluster", .type = EG_CLUSTER_STATIC };
+	struct eg_cluster pt = {.name = "PassthroughCluster", .type = EG_CLUSTER_ORIGINAL_DST};
+	struct eg_cluster bh = {.name = "BlackHoleCluster", .type = EG_CLUSTER_STATIC};
 	struct eg_net_addr orig, a;
 	char buf[EG_NET_ADDR_STRLEN];
 
 	fx_init(&f);
 	EG_ASSERT_EQ(eg_net_addr_parse("127.0.9.9:443", 13, &orig), 0);
-	EG_ASSERT_EQ(up_pick(&f.pw, &pt, (struct eg_str){ 0 }, 0, &orig, never, NULL, NULL, &a), 0);
+	EG_ASSERT_EQ(up_pick(&f.pw, &pt, (struct eg_str){0}, 0, &orig, never, NULL, NULL, &a), 0);
 	EG_ASSERT(eg_net_addr_equal(&a, &orig));
 	/* explicit proxy: the CONNECT/absolute-form host, resolved (hosts table), its port */
-	EG_ASSERT_EQ(up_pick(&f.pw, &pt, EG_STR("two.example"), 8443, NULL, never, NULL, NULL, &a), 0);
+	EG_ASSERT_EQ(up_pick(&f.pw, &pt, EG_STR("two.example"), 8443, NULL, never, NULL, NULL, &a),
+	             0);
 	eg_net_addr_format(&a, buf, sizeof(buf));
 	EG_ASSERT(strcmp(buf, "127.0.5.1:8443") == 0 || strcmp(buf, "127.0.5.2:8443") == 0);
-	EG_ASSERT_EQ(up_pick(&f.pw, &pt, (struct eg_str){ 0 }, 80, NULL, never, NULL, NULL, &a),
+	EG_ASSERT_EQ(up_pick(&f.pw, &pt, (struct eg_str){0}, 80, NULL, never, NULL, NULL, &a),
 	             -ENOENT);
-	EG_ASSERT_EQ(up_pick(&f.pw, &bh, (struct eg_str){ 0 }, 0, NULL, never, NULL, NULL, &a),
+	EG_ASSERT_EQ(up_pick(&f.pw, &bh, (struct eg_str){0}, 0, NULL, never, NULL, NULL, &a),
 	             -ENOENT);
 	fx_done(&f);
 }
 
 EG_TEST(connect_timeout_default_and_destination_rule)
 {
-	struct eg_cluster cl = { .name = "c" };
+	struct eg_cluster cl = {.name = "c"};
 
 	cl.pool.connect_timeout_ns = 10000000000LL; /* compiled Envoy default, no DR */
 	EG_ASSERT_EQ(up_connect_timeout(&cl), EG_PROXY_CONNECT_TIMEOUT_MS);
 	cl.destination_rule = "dr.ns";
 	cl.pool.connect_timeout_ns = 250000000LL;
 	EG_ASSERT_EQ(up_connect_timeout(&cl), 250);
-	EG_ASSERT_STR_EQ(up_errno_reason(-ECONNREFUSED), "delayed_connect_error:_Connection_refused");
+	EG_ASSERT_STR_EQ(up_errno_reason(-ECONNREFUSED),
+	                 "delayed_connect_error:_Connection_refused");
 }
 
 EG_TEST(idle_pool_keeps_and_hands_back_a_connection)
 {
 	struct fixture f;
-	struct eg_cluster cl = { .name = "outbound|80||pool.example", .type = EG_CLUSTER_STATIC };
+	struct eg_cluster cl = {.name = "outbound|80||pool.example", .type = EG_CLUSTER_STATIC};
 	struct eg_net_addr a;
 	struct upool *p;
 	struct uconn *u;
