@@ -47,13 +47,14 @@ static int d_reserve(struct dconn *d, size_t extra)
 
 	if (need <= d->rcap)
 		return 0;
-	if (need > RBUF_MAX)
+	/* a head of up to RBUF_MAX stays while a body window follows it */
+	if (need > RBUF_MAX + BODY_CHUNK)
 		return -E2BIG;
 	cap = d->rcap ? d->rcap : RBUF_INIT;
 	while (cap < need)
 		cap *= 2;
-	if (cap > RBUF_MAX)
-		cap = RBUF_MAX;
+	if (cap > RBUF_MAX + BODY_CHUNK)
+		cap = RBUF_MAX + BODY_CHUNK;
 	p = realloc(d->rbuf, cap);
 	if (!p)
 		return -ENOMEM;

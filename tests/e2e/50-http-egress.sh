@@ -347,6 +347,12 @@ if grep -q '< HTTP/1.1 100 Continue' <<<"$out"; then ok expect-100-interim-sent;
 out=$(cu "${PX[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up.bin" http://echo.example/chunked 2>&1)
 if grep -q "got 200000 $sum" <<<"$out"; then ok chunked-upload; else fail chunked-upload "got: $out"; fi
 
+# a large head (50 KB field) followed by a body: the head stays buffered while the body
+# streams behind it
+big=$(head -c 50000 /dev/zero | tr '\0' 'a')
+out=$(cu "${PX[@]}" -H "X-Big: $big" --data-binary @"$tmp/up.bin" http://echo.example/bighead 2>&1)
+if grep -q "got 200000 $sum" <<<"$out"; then ok large-head-with-body; else fail large-head-with-body "got: ${out:0:200}"; fi
+
 # VirtualService header operations: request set/remove, response add
 out=$(cu -i "${PX[@]}" -H 'X-Test: client' -H 'X-Drop: 1' http://echo.example/hdr)
 if grep -q '^x-test=from-vs x-drop=None' <<<"$out" && grep -qi '^x-resp: added' <<<"$out"; then
