@@ -10,7 +10,9 @@
 #include "core/compiler.h"
 #include "core/log.h"
 #include "model/diag.h"
+#include "model/kinds.h"
 #include "model/model.h"
+#include "model/node.h"
 #include "proxy/proxy.h"
 #include "store/store.h"
 
@@ -22,7 +24,7 @@ int main(int argc, char **argv);
 
 struct opts {
 	const char *store, *role, *name, *ns, *sa, *workload, *pod_ip, *log_level, *access_log;
-	const char *hosts_file, *revision, *dns_servers;
+	const char *hosts_file, *revision, *dns_servers, *cert_dir, *ca_bundle;
 	unsigned workers;
 	bool validate;
 };
@@ -31,13 +33,48 @@ struct loader {
 	struct eg_store *store;
 	struct eg_proxy_id who;
 	bool quiet_warnings;
+	/* the resource set of the last good load: credentialName Secrets are looked up in it
+	 * (the snapshot does not carry Secrets) */
+	struct eg_resource_set set;
+	bool has_set;
 };
+
+/* What this build can do, for `egressd --version` (scripts/demo reads the word "tls"). */
+#define EG_FEATURES "http tls tls-passthrough istio-mutual tls-origination"
+
+/* The TLS contexts' Secret lookup over the last loaded resource set (tls.md): stringData
+ * first, as Kubernetes lets it win over data. */
+static int secret_lookup(void *data, const char *ns, const char *name, const char *key,
+                         struct eg_tls_secret_value *ret)
+{
+	struct loader *ld = data;
+	struct eg_resource *r;
+	const struct eg_node *m, *v;
+
+	if (!ld->has_set)
+		return -ENOENT;
+	r = eg_resource_set_find(&ld->set, &eg_kind_secret, ns, name);
+	if (!r)
+		return -ENOENT;
+	m = eg_node_get(r->root, "stringData");
+	if (m && (v = eg_node_get(m, key)) && v->kind == EG_NODE_SCALAR) {
+		*ret = (struct eg_tls_secret_value){v->s, v->len, false};
+		return 0;
+	}
+	m = eg_node_get(r->root, "data");
+	if (m && (v = eg_node_get(m, key)) && v->kind == EG_NODE_SCALAR) {
+		*ret = (struct eg_tls_secret_value){v->s, v->len, true};
+		return 0;
+	}
+	return -ENODATA;
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: egressd --store DIR --role gateway --name NAME --namespace NS [options]\n"
-	        "       egressd --store DIR --role sidecar --namespace NS --service-account SA [--workload NAME] [options]\n"
+	        "       egressd --store DIR --role sidecar --namespace NS --service-account SA "
+	        "[--workload NAME] [options]\n"
 	        "\n"
 	        "options:\n"
 	        "  --pod-ip ADDR         address the listeners bind (default 127.0.0.1)\n"
@@ -45,13 +82,23 @@ static void usage(FILE *f)
 	        "  --log-level LEVEL     error, warn, info (default), debug\n"
 	        "  --access-log PATH     access log file (overrides MeshConfig accessLogFile)\n"
 	        "  --hosts-file PATH     static name resolution (/etc/hosts format), before DNS\n"
-	        "  --dns-servers LIST    DNS servers (\"127.0.0.1:53,[::1]:53\"; default resolv.conf)\n"
+	        "  --dns-servers LIST    DNS servers (\"127.0.0.1:53,[::1]:53\"; default "
+	        "resolv.conf)\n"
 	        "  --revision REV        Istio revision (default %s)\n"
-	        "  --validate            compile this proxy's configuration, print diagnostics, exit 0/1\n"
+	        "  --cert-dir DIR        workload certificate (cert.pem, key.pem, ca.pem), watched "
+	        "for\n"
+	        "                        rotation (default $EGRESSD_CERT_DIR)\n"
+	        "  --ca-bundle FILE      extra CAs trusted for TLS origination, with the OS "
+	        "bundle\n"
+	        "                        (default $EGRESSD_CA_BUNDLE)\n"
+	        "  --validate            compile this proxy's configuration, print diagnostics, "
+	        "exit 0/1\n"
 	        "  --version, --help\n"
 	        "\n"
-	        "ports: 15001 (sidecar capture and explicit proxy) or the gateway Service targetPorts,\n"
-	        "15000 admin (127.0.0.1 unless --pod-ip is a loopback address), 15021 /healthz/ready,\n"
+	        "ports: 15001 (sidecar capture and explicit proxy) or the gateway Service "
+	        "targetPorts,\n"
+	        "15000 admin (127.0.0.1 unless --pod-ip is a loopback address), 15021 "
+	        "/healthz/ready,\n"
 	        "15090 /stats/prometheus. SIGHUP reloads, SIGTERM drains (5 s) and exits.\n",
 	        EG_DEFAULT_REVISION);
 }
@@ -69,15 +116,23 @@ static int load(void *ctx, struct eg_snapshot **ret)
 	eg_diag_init(&d);
 	r = eg_store_load(ld->store, &set, &gen, &d);
 	if (r < 0) {
-		eg_log_error("store %s: cannot load the configuration (%s)", eg_store_dir(ld->store),
-		             strerror(-r));
+		eg_log_error("store %s: cannot load the configuration (%s)",
+		             eg_store_dir(ld->store), strerror(-r));
 		goto out;
 	}
 	ld->who.version = gen;
 	r = eg_compile(&set, &ld->who, ret, &d);
-	if (r < 0)
+	if (r < 0) {
 		eg_log_error("compile of generation %llu failed (%s)", (unsigned long long)gen,
 		             strerror(-r));
+	} else {
+		/* keep this set for the Secret lookups of the contexts built from the snapshot */
+		if (ld->has_set)
+			eg_resource_set_done(&ld->set);
+		ld->set = set;
+		ld->has_set = true;
+		eg_resource_set_init(&set);
+	}
 out:
 	if (d.out.len && (r < 0 || !ld->quiet_warnings)) {
 		/* every diagnostic line, as egressctl prints them */
@@ -107,16 +162,16 @@ static const char *need(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
-	struct loader ld = { 0 };
-	struct eg_proxy_config cfg = { 0 };
+	struct opts o = {0};
+	struct loader ld = {0};
+	struct eg_proxy_config cfg = {0};
 	int r, rc;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (strcmp(a, "--version") == 0) {
-			printf("egressd %s\n", EG_VERSION);
+			printf("egressd %s\nfeatures: %s\n", EG_VERSION, EG_FEATURES);
 			return 0;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
@@ -154,6 +209,10 @@ int main(int argc, char **argv)
 			o.dns_servers = need(argc, argv, &i);
 		} else if (strcmp(a, "--revision") == 0) {
 			o.revision = need(argc, argv, &i);
+		} else if (strcmp(a, "--cert-dir") == 0) {
+			o.cert_dir = need(argc, argv, &i);
+		} else if (strcmp(a, "--ca-bundle") == 0) {
+			o.ca_bundle = need(argc, argv, &i);
 		} else if (strcmp(a, "--validate") == 0) {
 			o.validate = true;
 		} else {
@@ -166,7 +225,8 @@ int main(int argc, char **argv)
 		enum eg_log_level l;
 
 		if (eg_log_level_parse(o.log_level, &l) < 0) {
-			fprintf(stderr, "egressd: --log-level %s: expected error, warn, info or debug\n",
+			fprintf(stderr,
+			        "egressd: --log-level %s: expected error, warn, info or debug\n",
 			        o.log_level);
 			return 2;
 		}
@@ -186,7 +246,8 @@ int main(int argc, char **argv)
 		ld.who.name = o.name;
 	} else if (strcmp(o.role, "sidecar") == 0) {
 		if (!o.sa && !o.workload) {
-			fprintf(stderr, "egressd: --role sidecar needs --service-account (or --workload)\n");
+			fprintf(stderr, "egressd: --role sidecar needs --service-account (or "
+			                "--workload)\n");
 			return 2;
 		}
 		ld.who.role = EG_ROLE_SIDECAR;
@@ -208,10 +269,12 @@ int main(int argc, char **argv)
 
 		r = load(&ld, &s);
 		if (r == 0)
-			printf("egressd: configuration of %s %s/%s is valid (generation %llu)\n", o.role,
-			       o.ns, o.name ? o.name : (o.sa ? o.sa : ""),
+			printf("egressd: configuration of %s %s/%s is valid (generation %llu)\n",
+			       o.role, o.ns, o.name ? o.name : (o.sa ? o.sa : ""),
 			       (unsigned long long)eg_snapshot_version(s));
 		eg_snapshot_unref(s);
+		if (ld.has_set)
+			eg_resource_set_done(&ld.set);
 		eg_store_close(ld.store);
 		return r == 0 ? 0 : 1;
 	}
@@ -223,6 +286,10 @@ int main(int argc, char **argv)
 	cfg.dns_servers = o.dns_servers;
 	cfg.load = load;
 	cfg.load_ctx = &ld;
+	cfg.cert_dir = o.cert_dir ? o.cert_dir : getenv("EGRESSD_CERT_DIR");
+	cfg.ca_bundle = o.ca_bundle ? o.ca_bundle : getenv("EGRESSD_CA_BUNDLE");
+	cfg.tls_secret = secret_lookup;
+	cfg.tls_secret_data = &ld;
 	cfg.watch_fd = eg_store_watch_open(ld.store);
 	if (cfg.watch_fd < 0)
 		eg_log_warn("store %s: no change watch (%s); reload with SIGHUP", o.store,
@@ -231,6 +298,8 @@ int main(int argc, char **argv)
 	rc = eg_proxy_run(&cfg);
 	if (cfg.watch_fd >= 0)
 		close(cfg.watch_fd);
+	if (ld.has_set)
+		eg_resource_set_done(&ld.set);
 	eg_store_close(ld.store);
 	return rc;
 }

@@ -108,6 +108,8 @@ static struct pconf *pconf_build(struct ctl *c, struct eg_snapshot *snap)
 	eg_metrics_labels_set(l, EG_ISTIO_CONNECTION_SECURITY_POLICY, EG_STR("unknown"));
 	eg_metrics_labels_set(l, EG_ISTIO_SOURCE_CLUSTER, EG_STR("Kubernetes"));
 	eg_metrics_labels_set(l, EG_ISTIO_DESTINATION_CLUSTER, EG_STR("unknown"));
+	/* TLS contexts: built here (they read files), shared read-only by the workers */
+	pc->tls = ptls_conf_build(c->px.tlsg, snap, c->px.cur);
 	return pc;
 }
 
@@ -535,6 +537,8 @@ int eg_proxy_run(const struct eg_proxy_config *cfg)
 	c->admin.metrics = eg_telemetry_metrics(c->px.tel);
 	c->admin.config_dump = config_dump;
 	c->admin.config_dump_ctx = c;
+	if (ptls_global_new(cfg, c->loop, &c->px.tlsg) < 0)
+		goto out;
 	if (cfg->load(cfg->load_ctx, &snap) < 0) {
 		eg_log_error("no valid configuration: not starting");
 		goto out;
@@ -570,10 +574,13 @@ int eg_proxy_run(const struct eg_proxy_config *cfg)
 	}
 	r = publish(c, pc);
 	pc = NULL;
-	if (r < 0 || c->nports == 0) {
+	if (r < 0 || (c->nports == 0 && eg_snapshot_nlisteners(c->px.cur->snap) > 0)) {
 		eg_log_error("no listener could be opened");
 		goto out_workers;
 	}
+	if (c->nports == 0)
+		/* a gateway no Gateway resource selects yet: serve the admin ports, wait for one */
+		eg_log_info("no listener in the configuration yet; waiting for a change");
 	{
 		struct eg_net_addr adm = c->px.pod;
 		bool loop4 = eg_net_addr_family(&adm) == AF_INET &&
@@ -616,6 +623,11 @@ out_workers:
 	if (cfg->watch_fd >= 0 && c->loop)
 		eg_loop_io_stop(c->loop, &c->watch);
 out:
+	/* the TLS contexts go with the last snapshot, before the identity they were built on */
+	pc = pconf_unref(pc);
+	c->px.cur = pconf_unref(c->px.cur);
+	ptls_global_free(c->px.tlsg);
+	c->px.tlsg = NULL;
 	for (unsigned i = 0; i < c->nalst; i++)
 		eg_net_listener_close(&c->alst[i]);
 	if (c->loop) {

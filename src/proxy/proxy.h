@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "compile/compile.h"
+#include "tls/tls.h"
 
 /* Defaults of issue 4. */
 #define EG_PROXY_HEADER_TIMEOUT_MS  15000u   /* request head must arrive within */
@@ -40,6 +41,13 @@ struct eg_proxy_config {
 	int watch_fd;
 	int (*watch_changed)(int fd);
 	uint64_t drain_ms; /* 0: EG_PROXY_DRAIN_MS */
+	/* TLS (docs/running.md "TLS"): the workload certificate directory (cert.pem, key.pem,
+	 * ca.pem; watched for rotation), the extra origination CA bundle, and the lookup of
+	 * credentialName Secrets (control thread, during a load or right after it). */
+	const char *cert_dir;
+	const char *ca_bundle;
+	eg_tls_secret_fn tls_secret;
+	void *tls_secret_data;
 };
 
 /* Loads the first snapshot, opens the listeners and the admin ports, runs the workers and

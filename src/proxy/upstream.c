@@ -123,6 +123,14 @@ struct upool *up_pool(struct pworker *pw, const struct eg_cluster *cl, const str
 	return pool_find(pw, ch, a, true);
 }
 
+struct upool *up_pool_salted(struct pworker *pw, const struct eg_cluster *cl,
+                             const struct eg_net_addr *a, uint64_t salt)
+{
+	uint64_t ch = eg_hash(cl->name, strlen(cl->name));
+
+	return pool_find(pw, ch ^ (salt * 0xff51afd7ed558ccdull), a, true);
+}
+
 int up_pick(struct pworker *pw, const struct eg_cluster *cl, struct eg_str dest_host,
             uint16_t dest_port, const struct eg_net_addr *orig, eg_dns_cb cb, void *data,
             struct eg_dns_query **q, struct eg_net_addr *ret)
@@ -215,6 +223,7 @@ void up_close(struct uconn *u)
 	u->dead = true;
 	idle_unlink(u);
 	eg_loop_timer_disarm(u->pw->loop, &u->timer);
+	utls_free(u);
 	if (u->conn.busy)
 		eg_net_connect_cancel(&u->conn);
 	if (u->io.fd >= 0) {
@@ -292,6 +301,17 @@ static void connected_cb(struct eg_net_connector *c, int fd_or_err, void *data)
 	struct uconn *u = data;
 
 	(void)c;
+	if (fd_or_err >= 0 && u->ut) {
+		/* TLS: the handshake runs first, its end calls u->ccb (tls_upstream.c) */
+		int r;
+
+		eg_net_set_nodelay(fd_or_err);
+		eg_net_local_addr(fd_or_err, &u->local);
+		r = utls_start(u, fd_or_err);
+		if (r > 0)
+			return;
+		fd_or_err = r;
+	}
 	if (fd_or_err >= 0) {
 		eg_io_tcp_init(&u->io, fd_or_err);
 		eg_net_set_nodelay(fd_or_err);

@@ -32,6 +32,7 @@ struct pconf *pconf_unref(struct pconf *pc)
 {
 	if (pc && atomic_fetch_sub_explicit(&pc->refs, 1, memory_order_acq_rel) == 1) {
 		eg_accesslog_format_free(pc->fmt);
+		ptls_conf_unref(pc->tls);
 		eg_snapshot_unref(pc->snap);
 		free(pc);
 	}
