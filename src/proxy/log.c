@@ -48,6 +48,18 @@ void labels_dest(struct eg_metrics_labels *l, const struct pconf *pc, const stru
 	}
 }
 
+/* "404" without printf (one per request): status codes are 100..999 here. */
+static struct eg_str code_str(int status, char buf[4])
+{
+	if (status < 100 || status > 999)
+		return EG_STR("0");
+	buf[0] = (char)('0' + status / 100);
+	buf[1] = (char)('0' + status / 10 % 10);
+	buf[2] = (char)('0' + status % 10);
+	buf[3] = '\0';
+	return (struct eg_str){ buf, 3 };
+}
+
 void count_deny(struct pworker *pw, struct eg_str host, const char *reason)
 {
 	eg_telemetry_denied(pw->px->tel, pw->idx, host, eg_str_c(reason));
@@ -72,7 +84,6 @@ void log_http(struct exch *ex)
 	struct eg_buf fb = EG_BUF_INIT(sizeof(flags) - 1);
 	struct eg_net_addr local;
 
-	snprintf(code, sizeof(code), "%d", ex->status);
 	if (ex->flags == 0) {
 		memcpy(flags, "-", 2);
 	} else {
@@ -83,6 +94,10 @@ void log_http(struct exch *ex)
 	if (pc->fmt && pw->px->writer) {
 		struct eg_accesslog_entry e;
 
+		if (ex->uaddr.len)
+			eg_net_addr_format(&ex->uaddr, ex->uhost, sizeof(ex->uhost));
+		if (ex->uladdr.len)
+			eg_net_addr_format(&ex->uladdr, ex->ulocal, sizeof(ex->ulocal));
 		eg_accesslog_entry_init(&e);
 		e.start = ex->start_rt;
 		e.method = ex->method_text;
@@ -113,20 +128,11 @@ void log_http(struct exch *ex)
 		e.downstream_remote_address = addr_str(&d->peer, dr, sizeof(dr));
 		e.route_name = eg_str_c(ex->route_name);
 		e.deny_reason = eg_str_c(ex->denied ? ex->deny : NULL);
-		if (d->dt) {
-			/* terminated TLS: the client's SNI and verified identity */
-			e.requested_server_name = eg_str_c(d->dt->sni[0] ? d->dt->sni : NULL);
-			e.downstream_peer_uri_san = eg_str_c(d->dt->peer_id);
-		}
 		eg_accesslog_writer_log(pw->px->writer, pw->idx, pc->fmt, &e);
-	}
-	if (d->dt && d->dt->mutual) {
-		eg_metrics_labels_set(&l, EG_ISTIO_SOURCE_PRINCIPAL, eg_str_c(d->dt->peer_id));
-		eg_metrics_labels_set(&l, EG_ISTIO_CONNECTION_SECURITY_POLICY, EG_STR("mutual_tls"));
 	}
 	labels_dest(&l, pc, ex->cl, ex->cluster_name, ex->authority);
 	eg_metrics_labels_set(&l, EG_ISTIO_REQUEST_PROTOCOL, EG_STR("http"));
-	eg_metrics_labels_set(&l, EG_ISTIO_RESPONSE_CODE, eg_str_c(code));
+	eg_metrics_labels_set(&l, EG_ISTIO_RESPONSE_CODE, code_str(ex->status, code));
 	eg_metrics_labels_set(&l, EG_ISTIO_RESPONSE_FLAGS, eg_str_c(flags));
 	eg_telemetry_http(pw->px->tel, pw->idx, &l, (double)dur, ex->bytes_received, ex->bytes_sent);
 }
