@@ -28,11 +28,12 @@ static int d_set_out(struct dconn *d, int status, const struct eg_http_header *a
 static const char *const dstate_names[_DS_MAX] = {
 	[DS_HEAD] = "head",   [DS_EXCH] = "exchange", [DS_TLS] = "tls",     [DS_TCP] = "tcp",
 	[DS_TUNNEL] = "tunnel", [DS_FLUSH] = "flush", [DS_CLOSING] = "closing",
+	[DS_HANDSHAKE] = "handshake",
 };
 _Static_assert(sizeof(dstate_names) / sizeof(dstate_names[0]) == _DS_MAX, "state names");
 
 /* The one place the state changes (R12). */
-static void d_set_state(struct dconn *d, enum dstate next)
+void d_set_state(struct dconn *d, enum dstate next)
 {
 	eg_log_debug("conn %d: %s -> %s", d->io.fd, dstate_names[d->state], dstate_names[next]);
 	d->state = next;
@@ -108,6 +109,7 @@ static void d_free_cb(struct eg_loop_closing *c)
 	free(d->rbuf);
 	free(d->thost);
 	free(d->tx);
+	dtls_free(d->dt);
 	free(d->out);
 	free(d);
 }
@@ -495,10 +497,15 @@ static void ex_connected(struct eg_net_connector *c, int fd_or_err, void *data)
 	if (fd_or_err < 0) {
 		const struct eg_route *r = ex->route;
 
+		ex->ufail = up_errno_reason(fd_or_err);
+		if (utls_reason(u)[0]) {
+			/* a TLS handshake failed: its reason, as Envoy's transport failure reason */
+			snprintf(ex->ufailb, sizeof(ex->ufailb), "%s", utls_reason(u));
+			ex->ufail = ex->ufailb;
+		}
 		up_release(u, false, 0, 0);
 		ex->u = NULL;
-		ex->ufail = up_errno_reason(fd_or_err);
-		eg_log_debug("upstream connect failed: %s", strerror(-fd_or_err));
+		eg_log_debug("upstream %s: connect failed: %s", ex->uhost, strerror(-fd_or_err));
 		if (r && ex->attempts < (int)r->retries.attempts && r->retries.retry_on &&
 		    strstr(r->retries.retry_on, "connect-failure")) {
 			ex->attempts++;
@@ -507,15 +514,26 @@ static void ex_connected(struct eg_net_connector *c, int fd_or_err, void *data)
 			return;
 		}
 		ex->flags &= ~(uint32_t)EG_RF_URX;
+		if (ex->ufail == ex->ufailb) {
+			char body[EG_TLS_REASON_MAX + 160];
+			int bl = snprintf(body, sizeof(body),
+			                  "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: %s",
+			                  ex->ufailb);
+
+			ex_local(ex, 503, EG_RF_UF | (ex->attempts ? EG_RF_URX : 0),
+			         "upstream_reset_before_response_started{connection_failure}", NULL, 0,
+			         (struct eg_str){ body, bl > 0 && (size_t)bl < sizeof(body) ? (size_t)bl : 0 });
+			return;
+		}
 		ex_local(ex, 503, EG_RF_UF | (ex->attempts ? EG_RF_URX : 0),
 		         "upstream_reset_before_response_started{connection_failure}", NULL, 0,
 		         EG_STR("upstream connect error or disconnect/reset before headers. reset reason: connection failure"));
 		return;
 	}
 	ex->flags &= ~(uint32_t)EG_RF_URX;
-	eg_log_debug("upstream connected (fd %d)", u->io.fd);
+	eg_log_debug("upstream %s: connected (fd %d)", ex->uhost, u->io.fd);
 	eg_io_watch_init(&u->watch, u->io.fd, u_io, u);
-	ex->uladdr = u->local;
+	eg_net_addr_format(&u->local, ex->ulocal, sizeof(ex->ulocal));
 	(void)pw;
 	ex_pump(ex);
 }
@@ -526,6 +544,7 @@ static void ex_upstream_start(struct exch *ex)
 	struct pworker *pw = d->pw;
 	const struct eg_cluster *cl = ex->cl;
 	struct eg_net_addr addr;
+	struct eg_tls_client *cli;
 	struct upool *p;
 	struct uconn *u;
 	const char *why;
@@ -552,8 +571,18 @@ static void ex_upstream_start(struct exch *ex)
 		return;
 	}
 	ex->dns_rounds = 0;
-	ex->uaddr = addr;
-	p = up_pool(pw, cl, &addr);
+	eg_net_addr_format(&addr, ex->uhost, sizeof(ex->uhost));
+	cli = ptls_client(d->pc, cl, &why);
+	if (why) {
+		/* the cluster wants TLS and its context could not be built: never plain text */
+		snprintf(ex->ufailb, sizeof(ex->ufailb), "%s", why);
+		ex->ufail = ex->ufailb;
+		ex_local(ex, 503, EG_RF_UF, "upstream_reset_before_response_started{connection_failure}",
+		         NULL, 0, EG_STR("upstream TLS is not available\n"));
+		return;
+	}
+	p = cli ? up_pool_salted(pw, cl, &addr, utls_pool_salt(cl, cli, ex->authority))
+	        : up_pool(pw, cl, &addr);
 	if (!p) {
 		ex_local(ex, 503, EG_RF_UO, "upstream_overflow", NULL, 0, EG_STR("upstream overflow"));
 		return;
@@ -572,7 +601,7 @@ static void ex_upstream_start(struct exch *ex)
 		ex->reused = true;
 		u->watch.cb = u_io;
 		u->watch.data = u;
-		ex->uladdr = u->local;
+		eg_net_addr_format(&u->local, ex->ulocal, sizeof(ex->ulocal));
 		ex_pump(ex);
 		return;
 	}
@@ -599,6 +628,11 @@ static void ex_upstream_start(struct exch *ex)
 	u->ex = ex;
 	u->requests = 1;
 	ex->u = u;
+	if (cli && utls_prepare(u, cli, ex->authority.len ? ex->authority : ex->dest_host) < 0) {
+		ex_local(ex, 503, EG_RF_UF, "upstream_reset_before_response_started{connection_failure}",
+		         NULL, 0, EG_STR("upstream connect error\n"));
+		return;
+	}
 }
 
 /* Retry a request that met a closed keep-alive connection before any response byte. */
@@ -1095,11 +1129,12 @@ static const struct eg_route_table *d_table(struct dconn *d, uint16_t port, bool
 	*tls_chain = false;
 	if (d->mode == DM_GATEWAY) {
 		const struct eg_listener *l = eg_snapshot_listener(s, d->lport);
-		const struct eg_filter_chain *fc = l ? eg_listener_chain(l, (struct eg_str){ 0 }) : NULL;
+		const struct eg_filter_chain *fc =
+		        d->dt ? d->dt->fc : l ? eg_listener_chain(l, (struct eg_str){ 0 }) : NULL;
 
 		if (!fc)
 			return NULL;
-		if (fc->tls.mode != EG_SERVER_TLS_NONE) {
+		if (fc->tls.mode != EG_SERVER_TLS_NONE && !d->dt) {
 			*tls_chain = true;
 			return NULL;
 		}
@@ -1293,7 +1328,7 @@ static void d_request(struct dconn *d, const struct eg_http_req *req, size_t n)
 
 		if (d->mode == DM_GATEWAY && eg_net_addr_format_ip(&d->peer, peer, sizeof(peer)) > 0)
 			fwd.xff_append = eg_str_c(peer);
-		fwd.xfp = EG_STR("http");
+		fwd.xfp = d->dt ? EG_STR("https") : EG_STR("http");
 		fwd.request_id = (struct eg_str){ ex->reqid, ex->reqid_len };
 		if (route->rewrite.authority)
 			fwd.host = eg_str_c(route->rewrite.authority);
@@ -1384,6 +1419,11 @@ static void d_head(struct dconn *d)
 
 	if (d->rlen == 0)
 		return;
+	if (d->keep_alive_seen && gw_conn_stale(d)) {
+		/* plain text <-> TLS changed on this port: the client retries on a new connection */
+		dconn_close(d);
+		return;
+	}
 	n = eg_http_parse_request(d->rbuf, d->rlen, d->head_prev, d->pw->hdrs, EG_HTTP_MAX_FIELDS,
 	                          &req);
 	if (n == -EAGAIN) {
@@ -1555,7 +1595,8 @@ void d_start_tcp(struct dconn *d, const struct eg_tcp_route *r, bool tls)
 		if (tls) {
 			uint8_t alert[EG_TLS_ALERT_LEN];
 			ssize_t an = eg_tls_alert_write(alert, sizeof(alert), NULL,
-			                                EG_TLS_ALERT_ACCESS_DENIED);
+			                                tx->alert ? (enum eg_tls_alert)tx->alert
+			                                          : EG_TLS_ALERT_ACCESS_DENIED);
 
 			if (an > 0) {
 				struct iovec iov = { alert, (size_t)an };
@@ -1643,6 +1684,10 @@ static void d_tls(struct dconn *d)
 	struct tcpx *tx;
 	int r;
 
+	if (d->mode == DM_GATEWAY) {
+		gw_tls_hello(d);
+		return;
+	}
 	if (d->rlen == 0) {
 		eg_loop_io_set(d->pw->loop, &d->watch, EG_IO_READ);
 		return;
@@ -1658,6 +1703,9 @@ static void d_tls(struct dconn *d)
 		d_head(d);
 		return;
 	}
+	/* malformed, oversized, without SNI, or not TLS on a TLS port: refused */
+	if (sc_tls_refuse(d, r, &h, pe && pe->chain.proto == EG_CHAIN_TLS))
+		return;
 	tx = d_tx(d);
 	if (!tx) {
 		dconn_close(d);
@@ -1665,12 +1713,15 @@ static void d_tls(struct dconn *d)
 	}
 	if (r == 0)
 		memcpy(tx->sni, h.sni, (size_t)h.sni_len + 1);
-	if (pe && pe->chain.proto == EG_CHAIN_TLS)
-		d_start_tcp(d, r == 0 ? eg_chain_sni_route(&pe->chain, eg_str_c(tx->sni))
-		                      : pe->chain.fallback,
-		            r == 0 || r == -ENOENT);
-	else
-		d_start_tcp(d, l ? l->fallback : NULL, r == 0 || r == -ENOENT);
+	if (pe && pe->chain.proto == EG_CHAIN_TLS) {
+		const struct eg_tcp_route *route = eg_chain_sni_route(&pe->chain, eg_str_c(tx->sni));
+
+		tx->alert = sc_tls_deny_alert(route, &pe->chain, NULL);
+		d_start_tcp(d, route, true);
+	} else {
+		tx->alert = EG_TLS_ALERT_UNRECOGNIZED_NAME;
+		d_start_tcp(d, l ? l->fallback : NULL, r == 0);
+	}
 }
 
 /* ---- events ---- */
@@ -1711,6 +1762,9 @@ static void d_io(struct eg_io_watch *w, uint32_t ev)
 			return;
 		}
 		d_tls(d);
+		return;
+	case DS_HANDSHAKE:
+		gw_tls_handshake(d);
 		return;
 	case DS_FLUSH: {
 		int r = d_flush_out(d);
@@ -1764,6 +1818,13 @@ void dconn_accept(struct plistener *pl, int fd, const struct eg_net_addr *peer)
 	eg_telemetry_connections(pw->px->tel, pw->idx, 1);
 	if (!pl->capture) {
 		d->mode = DM_GATEWAY;
+		if (gw_listener_tls(d->pc, d->lport)) {
+			/* TLS servers: the ClientHello decides (tls_gateway.c) */
+			d_set_state(d, DS_TLS);
+			eg_loop_timer_arm(pw->loop, &d->timer, EG_PROXY_HEADER_TIMEOUT_MS);
+			eg_loop_io_set(pw->loop, &d->watch, EG_IO_READ);
+			return;
+		}
 		d_set_state(d, DS_HEAD);
 		d_arm(d);
 		return;

@@ -122,6 +122,15 @@ bool gw_listener_tls(const struct pconf *pc, uint16_t port)
 	return false;
 }
 
+bool gw_conn_stale(const struct dconn *d)
+{
+	const struct pconf *now = d->pw->pc;
+
+	if (d->mode != DM_GATEWAY || !now || now == d->pc)
+		return false;
+	return gw_listener_tls(now, d->lport) != (d->dt != NULL);
+}
+
 static void start_termination(struct dconn *d, const struct eg_filter_chain *fc,
                               const struct eg_tls_hello *h)
 {

@@ -74,6 +74,9 @@ bool gw_listener_tls(const struct pconf *pc, uint16_t port);
 void gw_tls_hello(struct dconn *d);
 /* DS_HANDSHAKE: one step of the server handshake. */
 void gw_tls_handshake(struct dconn *d);
+/* A kept-alive gateway connection whose listener changed between plain text and TLS in
+ * the configuration published since it was accepted: it must not serve another request. */
+bool gw_conn_stale(const struct dconn *d);
 
 /* Sidecar: decides a ClientHello that cannot be routed (@r from eg_tls_hello_read, not 0):
  * malformed, oversized, without SNI, or not TLS on a TLS port: sends an alert, logs and
@@ -104,8 +107,9 @@ int utls_start(struct uconn *u, int fd);
 void utls_free(struct uconn *u);
 /* The failure reason kept for the access log ("" when none). */
 const char *utls_reason(const struct uconn *u);
-/* Pool key extra for a cluster whose SNI follows the request (auto_sni): a hash of @host;
- * 0 otherwise. */
-uint64_t utls_pool_salt(const struct eg_cluster *cl, struct eg_str host);
+/* Pool key extra of a TLS cluster (never 0): the context @cli, and @host when the SNI
+ * follows the request (auto_sni). */
+uint64_t utls_pool_salt(const struct eg_cluster *cl, const struct eg_tls_client *cli,
+                        struct eg_str host);
 
 #endif /* EG_PROXY_TLS_PROXY_H */

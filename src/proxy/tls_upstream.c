@@ -50,19 +50,24 @@ const char *utls_reason(const struct uconn *u)
 	return u && u->ut ? u->ut->reason : "";
 }
 
-uint64_t utls_pool_salt(const struct eg_cluster *cl, struct eg_str host)
+uint64_t utls_pool_salt(const struct eg_cluster *cl, const struct eg_tls_client *cli,
+                        struct eg_str host)
 {
+	uintptr_t c = (uintptr_t)cli;
+	uint64_t salt = eg_hash(&c, sizeof(c));
 	size_t n = host.len;
 
-	if (cl->tls.mode == EG_UPSTREAM_TLS_DISABLE || !cl->tls.auto_sni || !host.ptr)
-		return 0;
+	/* TLS connections never share a pool with plain ones, nor with another context's
+	 * (a reload that turns TLS on must not reuse a plain keep-alive connection) */
+	if (!cl->tls.auto_sni || !host.ptr)
+		return salt | 1;
 	/* the SNI is the authority without its port: one pool per name */
 	for (size_t i = 0; i < host.len; i++)
 		if (host.ptr[i] == ':' && host.ptr[0] != '[') {
 			n = i;
 			break;
 		}
-	return eg_hash(host.ptr, n) | 1;
+	return (salt ^ eg_hash(host.ptr, n)) | 1;
 }
 
 /* The handshake is over (0) or failed (-errno): hand the connection to its owner. */
