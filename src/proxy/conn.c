@@ -505,7 +505,7 @@ static void ex_connected(struct eg_net_connector *c, int fd_or_err, void *data)
 		}
 		up_release(u, false, 0, 0);
 		ex->u = NULL;
-		eg_log_debug("upstream %s: connect failed: %s", ex->uhost, strerror(-fd_or_err));
+		eg_log_debug("upstream connect failed: %s", strerror(-fd_or_err));
 		if (r && ex->attempts < (int)r->retries.attempts && r->retries.retry_on &&
 		    strstr(r->retries.retry_on, "connect-failure")) {
 			ex->attempts++;
@@ -531,9 +531,9 @@ static void ex_connected(struct eg_net_connector *c, int fd_or_err, void *data)
 		return;
 	}
 	ex->flags &= ~(uint32_t)EG_RF_URX;
-	eg_log_debug("upstream %s: connected (fd %d)", ex->uhost, u->io.fd);
+	eg_log_debug("upstream connected (fd %d)", u->io.fd);
 	eg_io_watch_init(&u->watch, u->io.fd, u_io, u);
-	eg_net_addr_format(&u->local, ex->ulocal, sizeof(ex->ulocal));
+	ex->uladdr = u->local;
 	(void)pw;
 	ex_pump(ex);
 }
@@ -571,7 +571,7 @@ static void ex_upstream_start(struct exch *ex)
 		return;
 	}
 	ex->dns_rounds = 0;
-	eg_net_addr_format(&addr, ex->uhost, sizeof(ex->uhost));
+	ex->uaddr = addr;
 	cli = ptls_client(d->pc, cl, &why);
 	if (why) {
 		/* the cluster wants TLS and its context could not be built: never plain text */
@@ -601,7 +601,7 @@ static void ex_upstream_start(struct exch *ex)
 		ex->reused = true;
 		u->watch.cb = u_io;
 		u->watch.data = u;
-		eg_net_addr_format(&u->local, ex->ulocal, sizeof(ex->ulocal));
+		ex->uladdr = u->local;
 		ex_pump(ex);
 		return;
 	}

@@ -43,6 +43,7 @@ struct pconf {
 	struct eg_net_prefix prefix; /* gateway egress source */
 	char no_prefix_reason[256];
 	struct eg_metrics_labels base; /* reporter and source_* labels */
+	struct ptls_conf *tls; /* TLS contexts of this snapshot (tls_conf.c), or NULL */
 };
 
 struct pconf *pconf_ref(struct pconf *pc);
@@ -58,6 +59,7 @@ struct proxy {
 	struct eg_workers *ws;
 	unsigned nworkers;
 	struct pconf *cur; /* control thread */
+	struct ptls_global *tlsg; /* identity, trust, rotation (tls_conf.c) */
 };
 
 /* ---- worker ---- */
@@ -135,6 +137,7 @@ struct uconn {
 	bool connected;
 	bool in_pool;
 	bool dead;
+	struct utls *ut; /* TLS towards this upstream (tls_upstream.c), or NULL */
 };
 
 /* ---- downstream ---- */
@@ -153,6 +156,7 @@ enum dstate {
 	DS_TUNNEL,  /* relaying */
 	DS_FLUSH,   /* writing a last response, then close */
 	DS_CLOSING,
+	DS_HANDSHAKE, /* gateway: TLS server handshake (tls_gateway.c) */
 	_DS_MAX,
 };
 
@@ -183,6 +187,7 @@ struct dconn {
 	/* pending bytes of a response written here (DS_FLUSH, CONNECT 200): heap, only then */
 	char *out;
 	uint32_t out_len, out_off;
+	struct dtls *dt; /* terminated TLS: chain, peer identity (tls_gateway.c), or NULL */
 };
 
 /* One HTTP request/response exchange (allocated per request, kept on a free list). */
@@ -245,6 +250,7 @@ struct exch {
 	char xffb[EG_NET_ADDR_STRLEN];
 	char deny[EG_POLICY_REASON_MAX];
 	bool denied;
+	char ufailb[EG_TLS_REASON_MAX]; /* TLS handshake failure reason (ufail points here) */
 };
 
 /* TCP/TLS connection state (allocated for captured TLS/TCP and CONNECT tunnels). */
@@ -265,9 +271,11 @@ struct tcpx {
 	bool relaying;
 	struct eg_metrics_labels labels;
 	bool opened;
+	uint8_t alert; /* TLS alert a denied connection gets (0: access_denied) */
 };
 
 /* conn.c */
+void d_set_state(struct dconn *d, enum dstate next);
 void dconn_accept(struct plistener *pl, int fd, const struct eg_net_addr *peer);
 void dconn_close(struct dconn *d);
 void dconn_drain(struct dconn *d);
@@ -290,6 +298,9 @@ int up_pick(struct pworker *pw, const struct eg_cluster *cl, struct eg_str dest_
             struct eg_dns_query **q, struct eg_net_addr *ret);
 struct upool *up_pool(struct pworker *pw, const struct eg_cluster *cl,
                       const struct eg_net_addr *a);
+/* Same, in a pool of its own for each @salt (TLS with a per-request SNI; 0: up_pool). */
+struct upool *up_pool_salted(struct pworker *pw, const struct eg_cluster *cl,
+                             const struct eg_net_addr *a, uint64_t salt);
 struct uconn *up_take_idle(struct upool *p);
 void up_release(struct uconn *u, bool reuse, uint64_t idle_ms, uint32_t max_req);
 /* Starts a new connection; the connector calls @cb. NULL on failure with *err. */
@@ -313,5 +324,7 @@ void log_tcp(struct dconn *d, struct tcpx *tx, uint64_t rx, uint64_t txb);
 void labels_dest(struct eg_metrics_labels *l, const struct pconf *pc, const struct eg_cluster *cl,
                  const char *cluster_name, struct eg_str authority);
 void count_deny(struct pworker *pw, struct eg_str host, const char *reason);
+
+#include "proxy/tls_proxy.h"
 
 #endif /* EG_PROXY_INTERNAL_H */

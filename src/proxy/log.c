@@ -128,7 +128,16 @@ void log_http(struct exch *ex)
 		e.downstream_remote_address = addr_str(&d->peer, dr, sizeof(dr));
 		e.route_name = eg_str_c(ex->route_name);
 		e.deny_reason = eg_str_c(ex->denied ? ex->deny : NULL);
+		if (d->dt) {
+			/* terminated TLS: the client's SNI and verified identity */
+			e.requested_server_name = eg_str_c(d->dt->sni[0] ? d->dt->sni : NULL);
+			e.downstream_peer_uri_san = eg_str_c(d->dt->peer_id);
+		}
 		eg_accesslog_writer_log(pw->px->writer, pw->idx, pc->fmt, &e);
+	}
+	if (d->dt && d->dt->mutual) {
+		eg_metrics_labels_set(&l, EG_ISTIO_SOURCE_PRINCIPAL, eg_str_c(d->dt->peer_id));
+		eg_metrics_labels_set(&l, EG_ISTIO_CONNECTION_SECURITY_POLICY, EG_STR("mutual_tls"));
 	}
 	labels_dest(&l, pc, ex->cl, ex->cluster_name, ex->authority);
 	eg_metrics_labels_set(&l, EG_ISTIO_REQUEST_PROTOCOL, EG_STR("http"));
