@@ -33,18 +33,11 @@ int eg_ctl_apply(struct eg_ctl *ctl, int argc, char **argv)
 		return EG_EXIT_OK;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:n:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (eg_ctl_files_add(&files, optarg) < 0)
-				return EG_EXIT_USAGE;
-			break;
-		case 'n':
-			po.default_ns = optarg;
-			po.force_ns = true;
-			break;
-		default:
+		r = eg_ctl_input_option(c, optarg, &files, &po);
+		if (r < 0)
+			return EG_EXIT_USAGE;
+		if (r == 0)
 			return eg_ctl_usage(ctl, "apply");
-		}
 	}
 	if (optind < argc) {
 		eg_ctl_err("unexpected argument \"%s\" (files go after -f)", argv[optind]);

@@ -51,6 +51,11 @@ struct eg_ctl_files {
 /* Adds @path. When all EG_CTL_MAX_FILES are taken it prints "too many -f arguments" and
  * returns -E2BIG: the verb then exits with EG_EXIT_USAGE. */
 int eg_ctl_files_add(struct eg_ctl_files *f, const char *path);
+/* The options of the verbs that read resources: -f FILE|DIR|- (added to @f) and -n NS
+ * (@po's default namespace, forced on every object). 1 when getopt's @c was one of them,
+ * 0 when not, -1 when the verb must exit with EG_EXIT_USAGE (printed). */
+int eg_ctl_input_option(int c, const char *arg, struct eg_ctl_files *f,
+			struct eg_parse_opts *po);
 /* eg_ctl_read_inputs() of @f into @set, printing its diagnostics to stderr. */
 int eg_ctl_files_read(const struct eg_ctl_files *f, const struct eg_parse_opts *opts,
 		      struct eg_resource_set *set);

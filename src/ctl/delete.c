@@ -21,8 +21,7 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	struct eg_ctl_files files = { .n = 0 };
 	size_t nrefs = 0;
 	struct eg_parse_opts po = { .default_ns = "default", .skip_rules = true };
-	const char *ns = "default";
-	bool ignore_nf = false, all = false, ns_given = false;
+	bool ignore_nf = false, all = false;
 	struct eg_resource_set set, listed;
 	struct eg_store_ref *refs = NULL;
 	struct eg_store *store = NULL;
@@ -35,14 +34,6 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:n:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f':
-			if (eg_ctl_files_add(&files, optarg) < 0)
-				return EG_EXIT_USAGE;
-			break;
-		case 'n':
-			ns = optarg;
-			ns_given = true;
-			break;
 		case 'I':
 			ignore_nf = true;
 			break;
@@ -50,7 +41,11 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 			all = true;
 			break;
 		default:
-			return eg_ctl_usage(ctl, "delete");
+			r = eg_ctl_input_option(c, optarg, &files, &po);
+			if (r < 0)
+				return EG_EXIT_USAGE;
+			if (r == 0)
+				return eg_ctl_usage(ctl, "delete");
 		}
 	}
 	if (files.n && (optind < argc || all)) {
@@ -67,10 +62,6 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 	eg_resource_set_init(&listed);
 	eg_diag_init(&d);
 	if (files.n) {
-		if (ns_given) {
-			po.default_ns = ns;
-			po.force_ns = true;
-		}
 		r = eg_ctl_files_read(&files, &po, &set);
 		if (r < 0)
 			goto out_free;
@@ -89,7 +80,7 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 			goto out_free;
 		}
 		if (all) {
-			r = eg_store_list(store, k, ns, &listed, &d);
+			r = eg_store_list(store, k, po.default_ns, &listed, &d);
 			fputs(eg_diag_text(&d), stderr);
 			if (r < 0 && r != -EINVAL) {
 				eg_ctl_err("reading the store: %s", strerror(-r));
@@ -98,7 +89,8 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 			nrefs = listed.n;
 			if (nrefs == 0) {
 				if (k->namespaced)
-					fprintf(stderr, "No resources found in %s namespace.\n", ns);
+					fprintf(stderr, "No resources found in %s namespace.\n",
+						po.default_ns);
 				else
 					fprintf(stderr, "No resources found\n");
 				ret = EG_EXIT_OK;
@@ -109,7 +101,7 @@ int eg_ctl_delete(struct eg_ctl *ctl, int argc, char **argv)
 		if (!refs)
 			goto out_nomem;
 		for (size_t i = 0; i < nrefs; i++)
-			refs[i] = (struct eg_store_ref){ k, ns,
+			refs[i] = (struct eg_store_ref){ k, po.default_ns,
 							 all ? listed.v[i]->name : argv[optind + 1 + i] };
 	} else {
 		refs = calloc(nrefs ? nrefs : 1, sizeof(*refs));

@@ -40,6 +40,23 @@ static int parse_one(const char *path, int fd, const struct eg_parse_opts *opts,
 	return r;
 }
 
+/* Opens and parses one file, or reports why it cannot be opened. */
+static int parse_file(const char *path, const struct eg_parse_opts *opts,
+		      struct eg_resource_set *set, struct eg_diag *d)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		struct eg_pos p = { path, 0, 0 };
+
+		eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL, "cannot open: %s", strerror(errno));
+		return -EINVAL;
+	}
+	r = parse_one(path, fd, opts, set, d);
+	close(fd);
+	return r;
+}
+
 bool eg_ctl_yaml_name(const char *n)
 {
 	size_t l = strlen(n);
@@ -61,7 +78,7 @@ static int parse_dir(const char *path, const struct eg_parse_opts *opts,
 	for (size_t i = 0; i < n && ret != -ENOMEM; i++) {
 		size_t len = strlen(path) + strlen(names[i]) + 2;
 		char *file;
-		int fd, r;
+		int r;
 
 		if (!eg_ctl_yaml_name(names[i]))
 			continue;
@@ -71,18 +88,9 @@ static int parse_dir(const char *path, const struct eg_parse_opts *opts,
 			break;
 		}
 		snprintf(file, len, "%s/%s", path, names[i]);
-		fd = open(file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			struct eg_pos p = { file, 0, 0 };
-
-			eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL, "cannot open: %s", strerror(errno));
-			ret = -EINVAL;
-		} else {
-			r = parse_one(file, fd, opts, set, d);
-			close(fd);
-			if (r < 0)
-				ret = r;
-		}
+		r = parse_file(file, opts, set, d);
+		if (r < 0)
+			ret = r;
 		free(file);
 	}
 	eg_file_names_free(names, n);
@@ -97,21 +105,14 @@ int eg_ctl_read_inputs(const char *const *paths, size_t npaths, const struct eg_
 	for (size_t i = 0; i < npaths; i++) {
 		const char *path = paths[i];
 		struct stat st;
-		int r, fd;
+		int r;
 
-		if (strcmp(path, "-") == 0) {
+		if (strcmp(path, "-") == 0)
 			r = parse_one("<stdin>", STDIN_FILENO, opts, set, d);
-		} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			r = parse_dir(path, opts, set, d);
-		} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			struct eg_pos p = { path, 0, 0 };
-
-			eg_diag_add(d, EG_DIAG_ERROR, &p, NULL, NULL, "cannot open: %s", strerror(errno));
-			r = -EINVAL;
-		} else {
-			r = parse_one(path, fd, opts, set, d);
-			close(fd);
-		}
+		else
+			r = parse_file(path, opts, set, d);
 		if (r < 0)
 			ret = r;
 	}
@@ -126,6 +127,21 @@ int eg_ctl_files_add(struct eg_ctl_files *f, const char *path)
 	}
 	f->v[f->n++] = path;
 	return 0;
+}
+
+int eg_ctl_input_option(int c, const char *arg, struct eg_ctl_files *f,
+			struct eg_parse_opts *po)
+{
+	switch (c) {
+	case 'f':
+		return eg_ctl_files_add(f, arg) < 0 ? -1 : 1;
+	case 'n':
+		po->default_ns = arg;
+		po->force_ns = true;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int eg_ctl_files_read(const struct eg_ctl_files *f, const struct eg_parse_opts *opts,

@@ -22,21 +22,15 @@ int eg_ctl_validate(struct eg_ctl *ctl, int argc, char **argv)
 		return EG_EXIT_OK;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:n:q", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (eg_ctl_files_add(&files, optarg) < 0)
-				return EG_EXIT_USAGE;
-			break;
-		case 'n':
-			po.default_ns = optarg;
-			po.force_ns = true;
-			break;
-		case 'q':
+		if (c == 'q') {
 			quiet = true;
-			break;
-		default:
-			return eg_ctl_usage(ctl, "validate");
+			continue;
 		}
+		r = eg_ctl_input_option(c, optarg, &files, &po);
+		if (r < 0)
+			return EG_EXIT_USAGE;
+		if (r == 0)
+			return eg_ctl_usage(ctl, "validate");
 	}
 	for (; optind < argc && files.n < EG_CTL_MAX_FILES; optind++)
 		files.v[files.n++] = argv[optind];
