@@ -1092,6 +1092,8 @@ static void ex_finish(struct exch *ex)
 	}
 	d_release_rbuf(d);
 	d_arm(d);
+	if (dtls_pending(d))
+		d->watch.cb(&d->watch, EG_IO_READ); /* the next request is already inside TLS */
 }
 
 /* ---- request routing ---- */
@@ -1748,6 +1750,8 @@ static void d_io(struct eg_io_watch *w, uint32_t ev)
 		if (!d->keep_alive_seen || d->rlen == (size_t)n)
 			eg_loop_timer_arm(d->pw->loop, &d->timer, EG_PROXY_HEADER_TIMEOUT_MS);
 		d_head(d);
+		if (d->state == DS_HEAD && dtls_pending(d))
+			d_io(w, ev); /* TLS holds more of the head: no event would say so */
 		return;
 	case DS_EXCH:
 		if (d->ex)

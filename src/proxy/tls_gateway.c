@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "core/log.h"
 #include "proxy/internal.h"
 
@@ -20,6 +22,11 @@ void dtls_free(struct dtls *t)
 		return;
 	free(t->peer_id);
 	free(t);
+}
+
+bool dtls_pending(const struct dconn *d)
+{
+	return d->dt && d->io.fd >= 0 && d->io.ctx && SSL_has_pending(d->io.ctx) == 1;
 }
 
 static struct tcpx *tx_of(struct dconn *d)

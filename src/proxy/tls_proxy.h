@@ -66,6 +66,8 @@ struct dtls {
 };
 
 void dtls_free(struct dtls *t);
+/* True when TLS on @d already holds bytes (read ahead) that no readiness event announces. */
+bool dtls_pending(const struct dconn *d);
 
 /* Gateway listener of @port: true when its chains are TLS (passthrough or terminating). */
 bool gw_listener_tls(const struct pconf *pc, uint16_t port);

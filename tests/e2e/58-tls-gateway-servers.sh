@@ -6,7 +6,8 @@
 # sidecar whose keep-alive connection predates the switch: the request after it goes over
 # mTLS and TLS (nginx sees TLS), never on the old plain connection; a SIMPLE server whose
 # certificate comes from a Secret (curl verifies it with the test CA); a MUTUAL server
-# (Secret with ca.crt): no client certificate -> refused, one of the test CA -> 200; a
+# (Secret with ca.crt): no client certificate -> refused, one of the test CA -> 200;
+# pipelined requests over TLS, one record each, all answered; a
 # Secret that does not exist -> the handshake is refused and the reason logged.
 set -u
 cd "$(dirname "$0")/../.."
@@ -120,6 +121,26 @@ wait_port "$GW" 9443 || fail listener-9443 "not listening"
 cuc() { timeout 20 curl -sS --cacert "$tmp/ca.pem" "$@" 2>&1; }
 out=$(cuc --resolve "gw.example:8443:$GW" https://gw.example:8443/simple)
 if grep -q 'hello from edition.cnn.com http ' <<<"$out"; then ok simple-server-from-secret; else fail simple-server-from-secret "$out"; fi
+# pipelined requests over TLS, each in its own record: all answered, in order
+out=$(timeout 20 python3 - "$GW" "$tmp/ca.pem" <<'PYEOF' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection((sys.argv[1], 8443), timeout=10), server_hostname="gw.example")
+for i, last in ((1, False), (2, False), (3, True)):
+    s.sendall(("GET /p%d HTTP/1.1\r\nHost: gw.example\r\n%s\r\n" % (i, "Connection: close\r\n" if last else "")).encode())
+data = b""
+while True:
+    try:
+        b = s.recv(65536)
+    except ssl.SSLError:
+        break
+    if not b:
+        break
+    data += b
+print(data.count(b"HTTP/1.1 200"))
+PYEOF
+)
+[ "$out" = 3 ] && ok pipelined-requests-over-tls || fail pipelined-requests-over-tls "$out"
 out=$(cuc --resolve "gw.example:9443:$GW" https://gw.example:9443/nocert)
 sleep 0.3
 if ! grep -q 'hello from' <<<"$out" && tail -1 "$tmp/gw.log" | grep -q 'peer did not return a certificate'; then
