@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "proxy/internal.h"
@@ -84,6 +85,7 @@ int ptls_global_new(const struct eg_proxy_config *cfg, struct eg_loop *loop,
                     struct ptls_global **ret)
 {
 	struct ptls_global *g = calloc(1, sizeof(*g));
+	const char *extra;
 	char err[256] = "";
 
 	if (!g)
@@ -114,8 +116,16 @@ int ptls_global_new(const struct eg_proxy_config *cfg, struct eg_loop *loop,
 		         "no workload certificate (--cert-dir or $EGRESSD_CERT_DIR)");
 	}
 	err[0] = '\0';
-	if (eg_tls_trust_load(NULL, cfg->ca_bundle && cfg->ca_bundle[0] ? cfg->ca_bundle : NULL,
-	                      &g->trust, err, sizeof(err)) < 0) {
+	extra = cfg->ca_bundle && cfg->ca_bundle[0] ? cfg->ca_bundle : NULL;
+	if (eg_tls_trust_load(NULL, extra, &g->trust, err, sizeof(err)) < 0 && extra &&
+	    access(EG_TLS_SYSTEM_CA_FILE, R_OK) < 0) {
+		/* no OS bundle on this machine: the given bundle alone (the local cluster's
+		 * --ca-bundle already holds the system roots) */
+		err[0] = '\0';
+		g->trust = NULL;
+		eg_tls_trust_load("", extra, &g->trust, err, sizeof(err));
+	}
+	if (!g->trust) {
 		snprintf(g->trust_err, sizeof(g->trust_err), "origination trust store: %.200s", err);
 		eg_log_warn("%s", g->trust_err);
 		g->trust = NULL;
