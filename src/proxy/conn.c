@@ -1026,13 +1026,24 @@ static void ex_pump(struct exch *ex)
 		d_want_read = d_want_write = u_want_read = u_want_write = false;
 	}
 	{
-		uint32_t dw = (d_want_read ? EG_IO_READ : 0) | (d_want_write ? EG_IO_WRITE : 0);
+		/* Interest in reading stays on while unused and is dropped only when a read event
+		 * came that we did not want: in the common exchange no epoll_ctl is needed at all
+		 * (level-triggered, so an unwanted event comes back once and turns it off).
+		 * Writing is asked for exactly when bytes wait. */
 		struct uconn *u = ex->u;
+		uint32_t dw = d_want_write ? EG_IO_WRITE : 0;
 
+		if (d_want_read || ((d->watch.want & EG_IO_READ) && !(ex->d_ev & EG_IO_READ)))
+			dw |= EG_IO_READ;
 		eg_loop_io_set(pw->loop, &d->watch, dw);
-		if (u && u->connected)
-			eg_loop_io_set(pw->loop, &u->watch, (u_want_read ? EG_IO_READ : 0) |
-			                                            (u_want_write ? EG_IO_WRITE : 0));
+		if (u && u->connected) {
+			uint32_t uw = u_want_write ? EG_IO_WRITE : 0;
+
+			if (u_want_read || ((u->watch.want & EG_IO_READ) && !(ex->u_ev & EG_IO_READ)))
+				uw |= EG_IO_READ;
+			eg_loop_io_set(pw->loop, &u->watch, uw);
+		}
+		ex->d_ev = ex->u_ev = 0;
 	}
 }
 
@@ -1040,11 +1051,12 @@ static void u_io(struct eg_io_watch *w, uint32_t ev)
 {
 	struct uconn *u = w->data;
 
-	(void)ev;
-	if (u->ex)
+	if (u->ex) {
+		u->ex->u_ev = ev;
 		ex_pump(u->ex);
-	else
+	} else {
 		up_close(u);
+	}
 }
 
 /* The exchange is over: log it, give the upstream back, go on with the next request. */
@@ -1754,8 +1766,10 @@ static void d_io(struct eg_io_watch *w, uint32_t ev)
 			d_io(w, ev); /* TLS holds more of the head: no event would say so */
 		return;
 	case DS_EXCH:
-		if (d->ex)
+		if (d->ex) {
+			d->ex->d_ev = ev;
 			ex_pump(d->ex);
+		}
 		return;
 	case DS_TLS:
 		n = d_read(d, EG_TLS_HELLO_MAX);

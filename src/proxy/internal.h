@@ -239,6 +239,7 @@ struct exch {
 	struct eg_http_chunked resp_ch;
 	bool resp_keep_alive;
 	bool sent_100;
+	uint32_t d_ev, u_ev; /* the events that called ex_pump() (see its end) */
 	int status;
 	uint32_t flags;
 	const char *details;

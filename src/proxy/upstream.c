@@ -256,7 +256,8 @@ struct uconn *up_take_idle(struct upool *p)
 		return NULL;
 	idle_unlink(u);
 	eg_loop_timer_disarm(u->pw->loop, &u->timer);
-	eg_loop_io_set(u->pw->loop, &u->watch, 0);
+	/* the read interest stays (the exchange wants the response next): the caller switches
+	 * the callback before the loop runs again */
 	return u;
 }
 
