@@ -70,6 +70,7 @@ static void d_release_rbuf(struct dconn *d)
 		free(d->rbuf);
 		d->rbuf = NULL;
 		d->rcap = 0;
+		d->pw->freed++;
 	}
 }
 
@@ -356,6 +357,7 @@ static void ex_free(struct exch *ex)
 	eg_buf_done(&ex->uhead);
 	eg_buf_done(&ex->dhead);
 	free(ex);
+	pw->freed++;
 }
 
 void ex_cache_free(struct pworker *pw)

@@ -95,7 +95,12 @@ struct pworker {
 	struct eg_buf scratch; /* simple responses */
 	struct exch *exfree;   /* finished exchanges kept for reuse (with their buffers) */
 	unsigned nexfree;
+	uint64_t freed;        /* buffers and exchanges given back since the last trim */
+	struct eg_timer trim;  /* returns freed heap pages to the kernel after a burst */
 };
+
+#define TRIM_EVERY_MS  2000u
+#define TRIM_MIN_FREED 256u /* frees since the last trim that make one worthwhile */
 
 #define EXCH_CACHE     64   /* exchanges kept per worker */
 #define EXCH_BUF_KEEP  8192 /* head buffers up to this size are kept with them */

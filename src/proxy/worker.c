@@ -1,6 +1,7 @@
 /* src/proxy/worker.c: per-worker state: the snapshot hand-off (R10), listeners opened by the
  * control thread and adopted here, DNS resolver, pipe pool, upstream pools, drain. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,6 +124,21 @@ int proxy_worker_post(struct eg_worker *w, struct wmsg *m)
 	return r;
 }
 
+/* Idle keep-alive connections hold no buffers, but after a burst the freed buffers sit
+ * between live connections in the heap and keep the pages resident; glibc's malloc_trim
+ * hands whole free pages back (madvise). Done at most every TRIM_EVERY_MS, and only after
+ * enough frees, so a steady load never pays for it. */
+static void trim_cb(struct eg_timer *t, void *data)
+{
+	struct pworker *pw = data;
+
+	if (pw->freed >= TRIM_MIN_FREED) {
+		pw->freed = 0;
+		(void)malloc_trim(0);
+	}
+	eg_loop_timer_arm(pw->loop, t, TRIM_EVERY_MS);
+}
+
 int proxy_worker_init(struct eg_worker *w, void *data)
 {
 	struct proxy *px = data;
@@ -158,6 +174,8 @@ int proxy_worker_init(struct eg_worker *w, void *data)
 		return r;
 	}
 	eg_worker_set_data(w, pw);
+	eg_timer_init(&pw->trim, trim_cb, pw);
+	eg_loop_timer_arm(pw->loop, &pw->trim, TRIM_EVERY_MS);
 	return 0;
 }
 
@@ -170,6 +188,7 @@ void proxy_worker_drain(struct eg_worker *w, void *data)
 	if (!pw)
 		return;
 	pw->draining = true;
+	eg_loop_timer_disarm(pw->loop, &pw->trim); /* the drain ends when connections do */
 	while (pw->listeners) {
 		struct plistener *pl = pw->listeners;
 
