@@ -14,7 +14,8 @@ one measurement per line, first field the kind:
                                             bytes; CPU_MS: the relay's CPU for the GiB)
     check  WHO SCEN NAME ok|FAIL DETAIL
     note   WHO TEXT
-    prof_sys WHO REQUESTS SYSCALLS EPOLL_CTL RECV SEND EPOLL_WAIT CONTEXT_SWITCHES (per request)
+    prof_sys WHO REQUESTS SYSCALLS EPOLL_CTL RECV SEND EPOLL_WAIT CONTEXT_SWITCHES SCEN SPLICE
+             (per request)
     prof_ir  WHO REQUESTS INSTRUCTIONS_PER_REQUEST (user space, callgrind)
 
 Ratios compare egressd with the better of HAProxy and nginx within the same repetition of
@@ -96,7 +97,8 @@ def main():
         elif kind == "note":
             notes[r[1]] = r[2]
         elif kind == "prof_sys":
-            psys[r[1]] = [num(x) for x in r[2:9]]
+            scen = r[9] if len(r) > 9 else "a"
+            psys[(r[1], scen)] = [num(x) for x in r[2:9]] + [num(r[10]) if len(r) > 10 else None]
         elif kind == "prof_ir":
             pir[r[1]] = (num(r[2]), num(r[3]))
 
@@ -267,20 +269,24 @@ def main():
         w("")
         w("Independent of the machine's load: system calls and context switches per request "
           "(`perf stat` tracepoints on the running proxy over a 3 s wrk run; recv = "
-          "recvfrom/read/readv/recvmsg, send = sendto/sendmsg/write/writev), and user-space "
-          "instructions per request (the proxy alone under `valgrind --tool=callgrind`, "
-          "counters zeroed once it served a first request, then a 5 s wrk run).")
+          "recvfrom/read/readv/recvmsg, send = sendto/sendmsg/write/writev), and, for a, "
+          "user-space instructions per request (the proxy alone under `valgrind "
+          "--tool=callgrind`, counters zeroed once it served a first request, then a 5 s wrk "
+          "run).")
         w("")
-        w("| who | syscalls/req | epoll_ctl/req | recv/req | send/req | epoll_wait/req | "
-          "context switches/req | instructions/req (user) |")
-        w("|---|---|---|---|---|---|---|---|")
-        for who in ORDER:
-            if who not in psys and who not in pir:
-                continue
-            p = psys.get(who, [None] * 7)
-            ir = pir.get(who, (None, None))[1]
-            w(f"| {who} | {fmt(p[1], 2)} | {fmt(p[2], 2)} | {fmt(p[3], 2)} | {fmt(p[4], 2)} | "
-              f"{fmt(p[5], 3)} | {fmt(p[6], 2)} | {fmt(ir)} |")
+        w("| scenario | who | syscalls/req | epoll_ctl/req | recv/req | send/req | splice/req | "
+          "epoll_wait/req | context switches/req | instructions/req (user) |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for scen in ("a", "b", "c"):
+            for who in ORDER:
+                p = psys.get((who, scen))
+                ir = pir.get(who, (None, None))[1] if scen == "a" else None
+                if not p and ir is None:
+                    continue
+                p = p or [None] * 8
+                w(f"| {SCEN[scen][0]} | {who} | {fmt(p[1], 2)} | {fmt(p[2], 2)} | "
+                  f"{fmt(p[3], 2)} | {fmt(p[4], 2)} | {fmt(p[7], 2)} | {fmt(p[5], 3)} | "
+                  f"{fmt(p[6], 2)} | {fmt(ir)} |")
         w("")
     if profile:
         w("egressd's user-space profile, instructions per request (callgrind; "
