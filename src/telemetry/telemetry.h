@@ -165,6 +165,8 @@ struct eg_accesslog_counters {
 	_Atomic uint64_t bytes;   /* bytes written */
 	_Atomic uint64_t dropped; /* lines lost: ring full, or longer than EG_ACCESSLOG_LINE_MAX */
 	_Atomic uint64_t errors;  /* failed write() calls (their lines are lost) and reopens */
+	_Atomic uint64_t wakeups; /* eventfd writes by workers waking the logger */
+	_Atomic uint64_t writes;  /* write() calls of batches (one per batch, all rings) */
 };
 
 struct eg_accesslog_writer_conf {

@@ -318,6 +318,85 @@ EG_TEST(writer_rings_keep_per_worker_order)
 	unlink(path);
 }
 
+EG_TEST(writer_batches_wakeups)
+{
+	struct eg_accesslog_writer_conf conf = {0};
+	struct eg_accesslog_writer *w = NULL;
+	const struct eg_accesslog_counters *c;
+	struct producer prod[2];
+	pthread_t th[2];
+	char path[128];
+	uint64_t lines, wakeups, writes, dropped;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/wake.log", tmpdir);
+	conf.path = path;
+	conf.n_rings = 2;
+	EG_ASSERT_EQ(eg_accesslog_writer_new(&conf, &w), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		prod[i] = (struct producer){w, i, 50000};
+		EG_ASSERT_EQ(pthread_create(&th[i], NULL, produce, &prod[i]), 0);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	c = eg_accesslog_writer_counters(w);
+	/* before flush(), which wakes the logger itself */
+	wakeups = atomic_load(&c->wakeups);
+	EG_ASSERT_EQ(eg_accesslog_writer_flush(w, 10000), 0);
+	lines = atomic_load(&c->lines);
+	writes = atomic_load(&c->writes);
+	dropped = atomic_load(&c->dropped);
+	eg_accesslog_writer_free(w);
+	unlink(path);
+	EG_ASSERT_EQ(lines, 100000);
+	EG_ASSERT_EQ(dropped, 0);
+	/* a wake-up (eventfd write) per line was the cost this batching removed */
+	if (wakeups * 100 > lines)
+		EG_FAIL("%llu wake-ups for %llu lines", (unsigned long long)wakeups,
+		        (unsigned long long)lines);
+	if (writes * 100 > lines)
+		EG_FAIL("%llu write() calls for %llu lines", (unsigned long long)writes,
+		        (unsigned long long)lines);
+}
+
+static uint64_t wait_lines(const struct eg_accesslog_counters *c, uint64_t want, int max_ms)
+{
+	for (int i = 0; i < max_ms && atomic_load(&c->lines) < want; i++)
+		(void)poll(NULL, 0, 1);
+	return atomic_load(&c->lines);
+}
+
+EG_TEST(writer_line_appears_without_flush)
+{
+	struct eg_accesslog_writer_conf conf = {0};
+	struct eg_accesslog_writer *w = NULL;
+	const struct eg_accesslog_counters *c;
+	struct timespec t0, t1;
+	char path[128];
+	long ms;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/lat.log", tmpdir);
+	conf.path = path;
+	EG_ASSERT_EQ(eg_accesslog_writer_new(&conf, &w), 0);
+	c = eg_accesslog_writer_counters(w);
+	(void)poll(NULL, 0, 20); /* let the logger go idle */
+	/* an idle logger is woken by the first line */
+	EG_ASSERT_EQ(eg_accesslog_writer_push(w, 0, "a\n", 2), 0);
+	EG_ASSERT_EQ(wait_lines(c, 1, 1000), 1);
+	EG_ASSERT_EQ(atomic_load(&c->wakeups), 1);
+	/* a line queued while it naps after a batch still shows within about NAP_MS */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EG_ASSERT_EQ(eg_accesslog_writer_push(w, 0, "b\n", 2), 0);
+	EG_ASSERT_EQ(wait_lines(c, 2, 1000), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (ms > 250)
+		EG_FAIL("second line took %ld ms", ms);
+	eg_accesslog_writer_free(w);
+	unlink(path);
+}
+
 __attribute__((destructor)) static void remove_tmpdir(void)
 {
 	if (tmpdir[0])
