@@ -345,11 +345,15 @@ bool eg_rt_selector_match(const struct eg_rt_selector *sel, const struct eg_node
 	return true;
 }
 
+/* A proxy that crashes once is back at once (a gateway is the only way out of the mesh);
+ * one that keeps crashing waits 1 s, 2 s, 4 s ... 30 s. */
 uint64_t eg_rt_backoff_ms(unsigned n)
 {
 	uint64_t ms = EG_RT_BACKOFF_MIN_MS;
 
-	for (unsigned i = 1; i < n && ms < EG_RT_BACKOFF_MAX_MS; i++)
+	if (n <= 1)
+		return EG_RT_BACKOFF_FIRST_MS;
+	for (unsigned i = 2; i < n && ms < EG_RT_BACKOFF_MAX_MS; i++)
 		ms *= 2;
 	return EG_MIN(ms, (uint64_t)EG_RT_BACKOFF_MAX_MS);
 }

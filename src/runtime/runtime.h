@@ -41,9 +41,10 @@
 #define EG_RT_HEALTH_PORT      15021
 #define EG_RT_DNS_SERVERS      "127.0.0.1:53" /* --dns-servers of every egressd */
 #define EG_RT_MAX_PODS         1024
-#define EG_RT_BACKOFF_MIN_MS   1000
+#define EG_RT_BACKOFF_FIRST_MS 250   /* the first restart after a crash that ended a good run */
+#define EG_RT_BACKOFF_MIN_MS   1000  /* then 1 s, doubling */
 #define EG_RT_BACKOFF_MAX_MS   30000
-#define EG_RT_BACKOFF_RESET_MS 10000 /* a process that ran this long starts over at 1 s */
+#define EG_RT_BACKOFF_RESET_MS 10000 /* a process that ran this long starts over */
 
 /* Annotations and labels the local cluster reads or writes. */
 #define EG_RT_ANN_POD_ADDRESSES "egressd.io/pod-addresses" /* on Services: pod IPs */

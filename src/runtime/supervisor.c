@@ -3,7 +3,7 @@
  * the store reconciles: the pods the Deployments ask for are created (address, network
  * namespace, certificate, Pod object, egressd process), the ones no longer asked for are
  * stopped and removed, and every Service gets the addresses of the pods it selects. A pod
- * whose egressd exits is restarted after 1 s, 2 s, 4 s ... 30 s. */
+ * whose egressd exits is restarted after 250 ms, then 1 s, 2 s, 4 s ... 30 s. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>

@@ -262,7 +262,7 @@ wait "$FOLLOW"
 grep -q "^\[pod/$POD/istio-proxy\] request GET http://follow.example/now" "$W/follow" &&
 	! grep -q "politics" "$W/follow" && pass logs-follow || fail logs-follow "$(cat "$W/follow")"
 
-# --- SIGKILL of the pod's egressd: restarted after 1 s, RESTARTS 1, serving again ---
+# --- SIGKILL of the pod's egressd: restarted after 250 ms, RESTARTS 1, serving again ---
 PID=$(awk -v p="$POD" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")
 sidecar_serves() { [ "$(curl -s -m 1 -x "http://$1:15001" http://edition.cnn.com/)" = "sidecar of $2" ]; }
 kill -9 "$PID"
@@ -381,14 +381,14 @@ ec delete deployment late-gw -n aks-istio-egress >/dev/null
 # --- a crash-looping gateway starts at once when the configuration changes ---
 rm "$W/gateway-ok"
 kill -9 "$(awk -v p="$GW" '$1 == "pod" && $3 == p {print $5}' "$S/cluster/state")"
-# restarts after 1 s and 2 s fail too; the next one would wait 4 s
-if wait_for 6 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q 'CrashLoopBackOff *3 '"; then
+# restarts after 250 ms, 1 s and 2 s fail too; the next one would wait 4 s
+if wait_for 8 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q 'CrashLoopBackOff *4 '"; then
 	touch "$W/gateway-ok"
 	sleep 0.3
 	t0=$(date +%s%N)
 	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new-config\n  namespace: aks-istio-egress\n' |
 		ec apply -f - >/dev/null
-	if wait_for 3 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *3 '"; then
+	if wait_for 3 sh -c "\"$E\" --store \"$S\" get pods -n aks-istio-egress | grep -q '1/1 *Running *4 '"; then
 		ms=$((($(date +%s%N) - t0) / 1000000))
 		[ $ms -le 1500 ] && pass config-change-ends-backoff || fail config-change-ends-backoff "${ms} ms"
 	else

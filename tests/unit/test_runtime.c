@@ -150,11 +150,12 @@ EG_TEST(selectors)
 
 EG_TEST(backoff_doubles_to_thirty_seconds)
 {
-	EG_ASSERT_EQ(eg_rt_backoff_ms(1), 1000);
-	EG_ASSERT_EQ(eg_rt_backoff_ms(2), 2000);
-	EG_ASSERT_EQ(eg_rt_backoff_ms(3), 4000);
-	EG_ASSERT_EQ(eg_rt_backoff_ms(5), 16000);
-	EG_ASSERT_EQ(eg_rt_backoff_ms(6), 30000);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(1), 250);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(2), 1000);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(3), 2000);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(4), 4000);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(6), 16000);
+	EG_ASSERT_EQ(eg_rt_backoff_ms(7), 30000);
 	EG_ASSERT_EQ(eg_rt_backoff_ms(100), 30000);
 }
 
