@@ -2,7 +2,13 @@
  * (a rotator over $EGRESSD_CERT_DIR, refreshed on a timer), the origination trust store
  * (the OS bundle plus $EGRESSD_CA_BUNDLE), and, per snapshot, one client context per
  * cluster that originates TLS and one server object per gateway listener whose chains
- * terminate TLS. Building reads files, so it happens here and never on a worker. */
+ * terminate TLS. Building reads files, so it happens here and never on a worker.
+ *
+ * Identity and trust are loaded lazily, on the first snapshot that needs them: parsing the
+ * OS CA bundle alone (~150 roots into an X509_STORE) took about 5 MB of the idle RSS, and a
+ * proxy without TLS must not pay for it (issue 4's 8 MiB target). The trust store is loaded
+ * for the first cluster that originates SIMPLE or MUTUAL, the workload identity for the first
+ * ISTIO_MUTUAL cluster or gateway chain; a proxy that needs no TLS does no OpenSSL work. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +25,9 @@
 
 struct ptls_global {
 	struct eg_loop *loop;
+	char *cert_dir;             /* NULL: none configured */
+	char *ca_bundle;            /* NULL: the OS bundle alone */
+	bool id_tried, trust_tried; /* the lazy loads below were attempted */
 	struct eg_tls_rotator *rot; /* NULL: no workload identity */
 	struct x509_store_st *trust; /* NULL: trust_err says why */
 	char id_err[256];
@@ -81,57 +90,89 @@ static void rotate_tick(struct eg_timer *t, void *data)
 	eg_loop_timer_arm(g->loop, &g->timer, ROTATE_POLL_MS);
 }
 
-int ptls_global_new(const struct eg_proxy_config *cfg, struct eg_loop *loop,
-                    struct ptls_global **ret)
+/* Loads the workload identity once, when a snapshot first needs ISTIO_MUTUAL. */
+static void load_identity(struct ptls_global *g)
 {
-	struct ptls_global *g = calloc(1, sizeof(*g));
-	const char *extra;
 	char err[256] = "";
 
-	if (!g)
-		return -ENOMEM;
-	g->loop = loop;
-	g->secret = cfg->tls_secret;
-	g->secret_data = cfg->tls_secret_data;
-	if (cfg->cert_dir && cfg->cert_dir[0]) {
-		struct eg_tls_rotator_conf rc = { .dir = cfg->cert_dir };
+	if (g->id_tried)
+		return;
+	g->id_tried = true;
+	if (!g->cert_dir) {
+		snprintf(g->id_err, sizeof(g->id_err),
+		         "no workload certificate (--cert-dir or $EGRESSD_CERT_DIR)");
+		return;
+	}
+	{
+		struct eg_tls_rotator_conf rc = { .dir = g->cert_dir };
 
 		if (eg_tls_rotator_new(&rc, 0, &g->rot, err, sizeof(err)) < 0) {
 			snprintf(g->id_err, sizeof(g->id_err), "workload certificate %.100s: %.120s",
-			         cfg->cert_dir, err[0] ? err : "unreadable");
+			         g->cert_dir, err[0] ? err : "unreadable");
 			eg_log_warn("%s; ISTIO_MUTUAL is refused", g->id_err);
 			g->rot = NULL;
 		} else {
 			struct eg_tls_id *id = eg_tls_rotator_get(g->rot);
 
 			eg_log_info("workload identity %s from %s", id ? eg_tls_id_spiffe(id) : "-",
-			            cfg->cert_dir);
+			            g->cert_dir);
 			eg_tls_id_unref(id);
 			eg_timer_init(&g->timer, rotate_tick, g);
-			eg_loop_timer_arm(loop, &g->timer, ROTATE_POLL_MS);
+			eg_loop_timer_arm(g->loop, &g->timer, ROTATE_POLL_MS);
 			g->timer_on = true;
 		}
-	} else {
-		snprintf(g->id_err, sizeof(g->id_err),
-		         "no workload certificate (--cert-dir or $EGRESSD_CERT_DIR)");
 	}
-	err[0] = '\0';
-	extra = cfg->ca_bundle && cfg->ca_bundle[0] ? cfg->ca_bundle : NULL;
-	if (eg_tls_trust_load(NULL, extra, &g->trust, err, sizeof(err)) < 0 && extra &&
-	    access(EG_TLS_SYSTEM_CA_FILE, R_OK) < 0) {
+}
+
+/* Loads the origination trust store once, when a snapshot first originates SIMPLE/MUTUAL. */
+static void load_trust(struct ptls_global *g)
+{
+	char err[256] = "";
+
+	if (g->trust_tried)
+		return;
+	g->trust_tried = true;
+	if (eg_tls_trust_load(NULL, g->ca_bundle, &g->trust, err, sizeof(err)) < 0 &&
+	    g->ca_bundle && access(EG_TLS_SYSTEM_CA_FILE, R_OK) < 0) {
 		/* no OS bundle on this machine: the given bundle alone (the local cluster's
 		 * --ca-bundle already holds the system roots) */
 		err[0] = '\0';
 		g->trust = NULL;
-		eg_tls_trust_load("", extra, &g->trust, err, sizeof(err));
+		eg_tls_trust_load("", g->ca_bundle, &g->trust, err, sizeof(err));
 	}
 	if (!g->trust) {
 		snprintf(g->trust_err, sizeof(g->trust_err), "origination trust store: %.200s", err);
 		eg_log_warn("%s", g->trust_err);
 		g->trust = NULL;
 	}
+}
+
+int ptls_global_new(const struct eg_proxy_config *cfg, struct eg_loop *loop,
+                    struct ptls_global **ret)
+{
+	struct ptls_global *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	g->loop = loop;
+	g->secret = cfg->tls_secret;
+	g->secret_data = cfg->tls_secret_data;
+	if (cfg->cert_dir && cfg->cert_dir[0] && !(g->cert_dir = strdup(cfg->cert_dir)))
+		goto out_nomem;
+	if (cfg->ca_bundle && cfg->ca_bundle[0] && !(g->ca_bundle = strdup(cfg->ca_bundle)))
+		goto out_nomem;
+	/* a configured but broken identity is still reported at start, as before, without
+	 * loading it: only whether the directory is there */
+	if (g->cert_dir && access(g->cert_dir, R_OK | X_OK) < 0)
+		eg_log_warn("workload certificate %.100s: %s; ISTIO_MUTUAL is refused", g->cert_dir,
+		            strerror(errno));
 	*ret = g;
 	return 0;
+
+out_nomem:
+	free(g->cert_dir);
+	free(g);
+	return -ENOMEM;
 }
 
 void ptls_global_free(struct ptls_global *g)
@@ -143,6 +184,8 @@ void ptls_global_free(struct ptls_global *g)
 	g->trust = eg_tls_trust_unref(g->trust);
 	/* the contexts built on the rotator are gone with the last pconf (R10) */
 	g->rot = eg_tls_rotator_free(g->rot);
+	free(g->cert_dir);
+	free(g->ca_bundle);
 	free(g);
 }
 
@@ -393,21 +436,34 @@ struct ptls_conf *ptls_conf_build(struct ptls_global *g, const struct eg_snapsho
 {
 	struct ptls_conf *c;
 	size_t ncl = 0, nsrv = 0;
+	bool need_trust = false, need_id = false;
 
 	if (!g)
 		return NULL;
-	for (size_t i = 0; i < eg_snapshot_nclusters(s); i++)
-		ncl += eg_snapshot_cluster_at(s, i)->tls.mode != EG_UPSTREAM_TLS_DISABLE;
+	for (size_t i = 0; i < eg_snapshot_nclusters(s); i++) {
+		enum eg_upstream_tls_mode m = eg_snapshot_cluster_at(s, i)->tls.mode;
+
+		ncl += m != EG_UPSTREAM_TLS_DISABLE;
+		need_trust |= m == EG_UPSTREAM_TLS_SIMPLE || m == EG_UPSTREAM_TLS_MUTUAL;
+		need_id |= m == EG_UPSTREAM_TLS_ISTIO_MUTUAL;
+	}
 	for (size_t i = 0; i < eg_snapshot_nlisteners(s); i++) {
 		const struct eg_listener *l = eg_snapshot_listener_at(s, i);
 		bool term = false;
 
-		for (size_t k = 0; l->kind == EG_LISTENER_GATEWAY && k < l->nchains; k++)
+		for (size_t k = 0; l->kind == EG_LISTENER_GATEWAY && k < l->nchains; k++) {
 			term |= is_terminating(l->chains[k].tls.mode);
+			need_id |= l->chains[k].tls.mode == EG_SERVER_TLS_ISTIO_MUTUAL;
+		}
 		nsrv += term;
 	}
 	if (ncl == 0 && nsrv == 0)
 		return NULL;
+	/* only now, and only what this snapshot uses (see the top of the file) */
+	if (need_trust)
+		load_trust(g);
+	if (need_id)
+		load_identity(g);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
